@@ -1,0 +1,32 @@
+"""nmdcore — nonlinear matrix decomposition with the ReLU function.
+
+Given a nonnegative, usually sparse matrix X and a rank r, find a rank-r matrix
+Θ with max(0, Θ) ≈ X. The one entry point is :func:`decompose`; the solvers it
+can run are described in :data:`SOLVERS`.
+"""
+from ._api import Result, decompose, get_solver
+from ._errors import (
+    DatasetError,
+    HyperparameterError,
+    InitError,
+    NegativeEntriesError,
+    NMDError,
+    NonFiniteError,
+    NotSymmetricError,
+    RankError,
+    ShapeError,
+    UnknownSolverError,
+    ZeroMatrixError,
+)
+from ._monitor import Progress
+from ._spec import Hyperparameter, SolverSpec
+from .registry import SOLVERS
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "decompose", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
+    "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
+    "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError",
+    "DatasetError",
+]

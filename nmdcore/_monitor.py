@@ -1,0 +1,113 @@
+"""Per-iteration bookkeeping shared by every solver: history, stopping rules, callback."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "diverged")
+
+#: Distance, in iterations, of the stall test ``|obj[k] - obj[k - STALL_LAG]| < tol_stall``
+#: (the reference codes compare with the value 11 entries back).
+STALL_LAG = 11
+
+
+@dataclass
+class Progress:
+    """What a callback receives at the start and after every iteration.
+
+    Attributes
+    ----------
+    iteration : int
+        0 at the starting point, k after iteration k.
+    objective, relu_error, time : float
+        Latest values (see :class:`nmdcore.Result` for their meaning).
+    max_iter : int
+    history : dict of lists
+        Everything recorded so far (read-only by convention).
+    """
+
+    iteration: int
+    objective: float
+    relu_error: float
+    time: float
+    max_iter: int
+    history: dict = field(repr=False)
+
+
+class Monitor:
+    """Records one entry per iteration and decides when a solver stops.
+
+    A solver calls :meth:`record` once at its starting point and once after
+    every iteration; when it returns True the solver returns its current
+    iterate, or -- if :attr:`stop_reason` is ``"diverged"`` -- its last finite
+    one. The stopping rules follow the reference codes (ALGORITHMS.md §2),
+    evaluated on the recorded objective.
+    """
+
+    def __init__(self, *, max_iter: int, tol: float, tol_stall: float,
+                 time_limit: float | None, callback: Callable | None, extras=()):
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.tol_stall = float(tol_stall)
+        self.time_limit = math.inf if time_limit is None else float(time_limit)
+        self.callback = callback
+        self.history = {"objective": [], "relu_error": [], "time": []}
+        for name in extras:
+            self.history[name] = []
+        self.stop_reason: str | None = None
+        self._t0 = time.perf_counter()
+
+    @property
+    def iteration(self) -> int:
+        """Number of completed iterations (0 after the starting point was recorded)."""
+        return len(self.history["objective"]) - 1
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def record(self, objective: float, relu_error: float, **extras) -> bool:
+        """Store one entry; return True when the solver must stop."""
+        h = self.history
+        t = self.elapsed()
+        objective = float(objective)
+        relu_error = float(relu_error)
+        if not (math.isfinite(objective) and math.isfinite(relu_error)) and h["objective"]:
+            self.stop_reason = "diverged"
+            return True
+        h["objective"].append(objective)
+        h["relu_error"].append(relu_error)
+        h["time"].append(t)
+        for name, value in extras.items():
+            h[name].append(float(value))
+        k = len(h["objective"]) - 1
+        if self.callback is not None:
+            progress = Progress(k, objective, relu_error, t, self.max_iter, h)
+            if self.callback(progress) is True:
+                self.stop_reason = "callback"
+                return True
+        if k == 0:
+            if self.max_iter == 0:
+                self.stop_reason = "max_iter"
+                return True
+            return False
+        if objective < self.tol:
+            self.stop_reason = "tol"
+        elif k >= STALL_LAG and abs(objective - h["objective"][k - STALL_LAG]) < self.tol_stall:
+            self.stop_reason = "stall"
+        elif t > self.time_limit:
+            self.stop_reason = "time_limit"
+        elif k >= self.max_iter:
+            self.stop_reason = "max_iter"
+        return self.stop_reason is not None
+
+    def last_iteration(self) -> bool:
+        """True when the iteration now running is the last one ``max_iter`` allows."""
+        return self.iteration + 1 >= self.max_iter
+
+    def arrays(self) -> dict:
+        """History as float64 arrays of equal length."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}

@@ -1,0 +1,71 @@
+"""The validated problem a solver works on."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass
+class Problem:
+    """Data and settings shared by every solver of one :func:`nmdcore.decompose` call.
+
+    Attributes
+    ----------
+    X : ndarray
+        Dense, C-contiguous data matrix of the working dtype (float32 or float64).
+    rank : int
+    rng : numpy.random.Generator
+        The only source of randomness of the run.
+    norm_X : float
+        ``‖X‖_F`` computed in float64.
+    """
+
+    X: np.ndarray
+    rank: int
+    rng: np.random.Generator = field(repr=False)
+    norm_X: float = 0.0
+
+    def __post_init__(self):
+        if not self.norm_X:
+            x = self.X.ravel()
+            self.norm_X = float(np.sqrt(np.dot(x.astype(np.float64, copy=False),
+                                               x.astype(np.float64, copy=False))))
+
+    @property
+    def shape(self) -> tuple:
+        return self.X.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @cached_property
+    def lower(self) -> np.ndarray:
+        """``X`` on Ω = {X > 0}, ``-inf`` on the zeros of X.
+
+        With it the projection onto F(X) = {Z : max(0, Z) = X} is one call:
+        ``np.clip(theta, problem.lower, problem.X, out=Z)`` gives X on Ω and
+        ``min(0, theta)`` elsewhere.
+        """
+        return np.where(self.X > 0, self.X, np.array(-np.inf, dtype=self.X.dtype))
+
+    @cached_property
+    def positive(self) -> np.ndarray:
+        """Boolean mask of Ω = {X > 0}."""
+        return self.X > 0
+
+    @cached_property
+    def zero_index(self) -> np.ndarray:
+        """Flat indices of the zeros of X (Ωᶜ), for index-set updates."""
+        return np.flatnonzero(self.X.ravel() == 0)
+
+    @cached_property
+    def positive_index(self) -> np.ndarray:
+        """Flat indices of the positive entries of X (Ω)."""
+        return np.flatnonzero(self.X.ravel() > 0)
+
+    def project(self, theta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Projection P(Θ) onto F(X): X on Ω, min(0, Θ) on the zeros of X."""
+        return np.clip(theta, self.lower, self.X, out=out)

@@ -1,0 +1,63 @@
+"""Starting points: the papers' TSVD and rescaled random starts, and explicit arrays."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._errors import InitError
+from ._linalg import tsvd_exact
+from ._problem import Problem
+
+INIT_NAMES = ("tsvd", "random")
+
+
+def check_init(init, spec) -> None:
+    """Raise InitError unless ``init`` is a known name or a mapping of arrays."""
+    if isinstance(init, str):
+        if init not in INIT_NAMES:
+            raise InitError(f"init must be one of {list(INIT_NAMES)} or a mapping of arrays, got {init!r}")
+        return
+    if not isinstance(init, Mapping):
+        raise InitError(f"init must be one of {list(INIT_NAMES)} or a mapping of arrays, got {type(init).__name__}")
+    unknown = sorted(set(init) - set(spec.start_names))
+    if unknown:
+        raise InitError(f"{spec.key}: unknown start array {unknown[0]!r} (accepted: {', '.join(spec.start_names)})")
+    missing = [name for name in spec.required_start if name not in init]
+    if missing:
+        raise InitError(f"{spec.key}: an explicit start needs {', '.join(spec.required_start)}; missing {missing[0]!r}")
+
+
+def start_array(init: Mapping, name: str, shape: tuple, problem: Problem) -> np.ndarray:
+    """Copy of the explicit start ``init[name]`` as a finite array of the working dtype and ``shape``."""
+    try:
+        A = np.array(init[name], dtype=problem.dtype, order="C", copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InitError(f"start array {name!r} is not numeric: {exc}") from None
+    if A.shape != tuple(shape):
+        raise InitError(f"start array {name!r} must have shape {tuple(shape)}, got {A.shape}")
+    if not np.isfinite(A).all():
+        raise InitError(f"start array {name!r} has NaN or infinite entries")
+    return A
+
+
+def tsvd_factors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``W0 = U_r``, ``H0 = Σ_r V_rᵀ`` of X (the NMD-TM paper's start)."""
+    return tsvd_exact(problem.X, problem.rank)
+
+
+def random_factors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """The papers' rescaled random start: N(0, 1) factors with ‖W0‖_F = ‖H0‖_F = ‖X‖_F^{1/2}."""
+    m, n = problem.shape
+    r = problem.rank
+    W = problem.rng.standard_normal((m, r))
+    H = problem.rng.standard_normal((r, n))
+    scale = np.sqrt(problem.norm_X)
+    W *= scale / np.linalg.norm(W)
+    H *= scale / np.linalg.norm(H)
+    return W.astype(problem.dtype), H.astype(problem.dtype)
+
+
+def factor_start(problem: Problem, init) -> tuple[np.ndarray, np.ndarray]:
+    """``(W0, H0)`` for ``init`` = "tsvd" or "random"."""
+    return tsvd_factors(problem) if init == "tsvd" else random_factors(problem)

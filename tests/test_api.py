@@ -1,0 +1,118 @@
+"""The public contract of nmdcore.decompose: validation, results, history, baseline."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import nmdcore
+from nmdcore import (
+    HyperparameterError,
+    InitError,
+    NegativeEntriesError,
+    NMDError,
+    NonFiniteError,
+    RankError,
+    ShapeError,
+    UnknownSolverError,
+    ZeroMatrixError,
+)
+
+from conftest import require_shared, REFERENCE_TRACES
+
+
+@pytest.fixture
+def X():
+    rng = np.random.default_rng(0)
+    return np.maximum(0, rng.standard_normal((30, 5)) @ rng.standard_normal((5, 20)))
+
+
+def test_every_error_is_a_value_error():
+    for cls in (NonFiniteError, NegativeEntriesError, ShapeError, ZeroMatrixError, RankError,
+                UnknownSolverError, HyperparameterError, InitError):
+        assert issubclass(cls, NMDError) and issubclass(cls, ValueError)
+
+
+@pytest.mark.parametrize("bad, exc", [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), NonFiniteError),
+    (np.array([[1.0, np.inf], [0.0, 1.0]]), NonFiniteError),
+    (np.array([[1.0, -1.0], [0.0, 1.0]]), NegativeEntriesError),
+    (np.ones(5), ShapeError),
+    (np.ones((2, 2, 2)), ShapeError),
+    (np.zeros((0, 4)), ShapeError),
+    (np.zeros((4, 4)), ZeroMatrixError),
+    (np.array([["a", "b"], ["c", "d"]]), ShapeError),
+])
+def test_bad_matrices_raise_specific_errors(bad, exc):
+    with pytest.raises(exc):
+        nmdcore.decompose(bad, 1, solver="tsvd")
+
+
+def test_sparse_nan_is_refused():
+    A = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, np.nan]]))
+    with pytest.raises(NonFiniteError):
+        nmdcore.decompose(A, 1, solver="tsvd")
+
+
+@pytest.mark.parametrize("rank", [0, -1, 21, 2.5, "3"])
+def test_rank_out_of_range(X, rank):
+    with pytest.raises(RankError):
+        nmdcore.decompose(X, rank, solver="tsvd")
+
+
+def test_iterative_solvers_need_rank_below_min_dimension(X):
+    for key, spec in nmdcore.SOLVERS.items():
+        if spec.iterative and spec.input_kind == "nonnegative":
+            with pytest.raises(RankError):
+                nmdcore.decompose(X, min(X.shape), solver=key)
+
+
+def test_tsvd_allows_full_rank(X):
+    res = nmdcore.decompose(X, 20, solver="tsvd")
+    assert res.history["objective"][0] < 1e-12
+
+
+def test_unknown_solver_and_hyperparameter(X):
+    with pytest.raises(UnknownSolverError, match="available"):
+        nmdcore.decompose(X, 2, solver="nope")
+    with pytest.raises(HyperparameterError, match="unknown hyperparameter"):
+        nmdcore.decompose(X, 2, solver="tsvd", alpha=1.0)
+
+
+def test_bad_init_and_iteration_settings(X):
+    with pytest.raises(InitError):
+        nmdcore.decompose(X, 2, solver="tsvd", init="svd")
+    with pytest.raises(HyperparameterError):
+        nmdcore.decompose(X, 2, solver="tsvd", max_iter=-1)
+    with pytest.raises(HyperparameterError):
+        nmdcore.decompose(X, 2, solver="tsvd", callback=3)
+
+
+def test_errors_are_one_line(X):
+    with pytest.raises(NMDError) as info:
+        nmdcore.decompose(-X, 2, solver="tsvd")
+    assert "\n" not in str(info.value)
+
+
+def test_registry_specs_are_complete():
+    assert "tsvd" in nmdcore.SOLVERS
+    for key, spec in nmdcore.SOLVERS.items():
+        assert spec.key == key and spec.label and spec.family and spec.model and spec.paper
+        for h in spec.hyperparameters:
+            assert h.help, f"{key}.{h.name} has no help text"
+            # every default passes its own validation
+            assert h.validate(h.default, key) == h.default
+
+
+@pytest.mark.parametrize("case", ["lr60x40", "sp50x70", "sym40"])
+def test_tsvd_matches_reference(case):
+    d = np.load(require_shared(REFERENCE_TRACES / f"{case}_tsvd.npz"))
+    res = nmdcore.decompose(d["X"], int(d["r"]), solver="tsvd")
+    assert np.linalg.norm(res.theta - d["Theta"]) <= 1e-10 * np.linalg.norm(d["Theta"])
+    assert res.relu_error == pytest.approx(float(d["relu_err"]), rel=1e-10)
+    assert res.history["objective"][0] == pytest.approx(float(d["lin_err"]), rel=1e-10)
+
+
+def test_float32_stays_float32(X):
+    res = nmdcore.decompose(X.astype(np.float32), 3, solver="tsvd")
+    assert res.theta.dtype == np.float32
+    res64 = nmdcore.decompose(X, 3, solver="tsvd")
+    assert np.allclose(res.theta, res64.theta, atol=1e-4 * np.abs(res64.theta).max())
