@@ -1,0 +1,166 @@
+"""Plotly figures shared by the pages."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+           "#17becf", "#7f7f7f", "#bcbd22")
+
+
+def _positive(values) -> np.ndarray:
+    """Values for a log axis: non-positive and non-finite entries become gaps."""
+    a = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
+def convergence(history: dict, *, x: str = "iteration", objective_label: str = "objective",
+                title: str | None = None) -> go.Figure:
+    """ReLU error and the solver's recorded objective on a log scale.
+
+    Parameters
+    ----------
+    history : dict
+        ``relu_error``, ``objective`` and ``time`` sequences of equal length.
+    x : {"iteration", "time"}
+    """
+    n = len(history["relu_error"])
+    xs = np.arange(n) if x == "iteration" else np.asarray(history["time"], dtype=float)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=_positive(history["relu_error"]), mode="lines",
+                             name="ReLU error ‖X − max(0,Θ)‖/‖X‖", line=dict(color=PALETTE[0], width=2)))
+    fig.add_trace(go.Scatter(x=xs, y=_positive(history["objective"]), mode="lines",
+                             name=f"objective: {objective_label}",
+                             line=dict(color=PALETTE[1], width=1.5, dash="dot")))
+    _log_layout(fig, "iteration" if x == "iteration" else "time (s)", title)
+    return fig
+
+
+def comparison(histories: dict, *, x: str = "time", field: str = "relu_error",
+               subtract_min: bool = False) -> go.Figure:
+    """One curve per solver: ``field`` (minus the best value over all, if asked) versus x."""
+    floor = 0.0
+    if subtract_min:
+        floor = min(float(np.nanmin(h[field])) for h in histories.values()) if histories else 0.0
+    fig = go.Figure()
+    for i, (label, h) in enumerate(histories.items()):
+        xs = np.arange(len(h[field])) if x == "iteration" else np.asarray(h["time"], dtype=float)
+        fig.add_trace(go.Scatter(x=xs, y=_positive(np.asarray(h[field]) - floor), mode="lines",
+                                 name=label, line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+    ylabel = "ReLU error − best" if subtract_min else "ReLU error"
+    _log_layout(fig, "iteration" if x == "iteration" else "time (s)", None, ylabel)
+    return fig
+
+
+def bands(grid: np.ndarray, curves: dict, floor: float) -> go.Figure:
+    """Mean and best of several starts per solver, as err(t) − min (the papers' plot).
+
+    Parameters
+    ----------
+    grid : ndarray
+        Common time grid.
+    curves : dict
+        label -> (mean, best) arrays on ``grid``.
+    floor : float
+        Smallest error reached by any run; subtracted from every curve.
+    """
+    fig = go.Figure()
+    for i, (label, (mean, best)) in enumerate(curves.items()):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=grid, y=_positive(best - floor), mode="lines", name=f"{label} best",
+                                 line=dict(color=color, width=1, dash="dot"), legendgroup=label))
+        fig.add_trace(go.Scatter(x=grid, y=_positive(mean - floor), mode="lines", name=f"{label} mean",
+                                 line=dict(color=color, width=2), fill="tonexty", legendgroup=label,
+                                 fillcolor=_transparent(color)))
+    _log_layout(fig, "time (s)", None, "ReLU error − min over all runs")
+    return fig
+
+
+def _transparent(hex_color: str, alpha: float = 0.18) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _log_layout(fig: go.Figure, xlabel: str, title: str | None, ylabel: str = "relative error") -> None:
+    fig.update_yaxes(type="log", exponentformat="power", title=ylabel)
+    fig.update_xaxes(title=xlabel)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+
+
+def heatmaps(panels: dict, *, zmax: float | None = None, colorscale: str = "Viridis") -> go.Figure:
+    """Side-by-side heatmaps with a shared colour range (matrices, not images)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.04)
+    if zmax is None:
+        zmax = max(float(np.max(p)) for p in panels.values()) if panels else 1.0
+    for i, mat in enumerate(panels.values(), start=1):
+        fig.add_trace(go.Heatmap(z=np.asarray(mat, dtype=float), zmin=0, zmax=zmax, colorscale=colorscale,
+                                 showscale=(i == len(panels))), row=1, col=i)
+        fig.update_yaxes(autorange="reversed", row=1, col=i)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def lines(xs, series: dict, *, xlabel: str, ylabel: str, log_y: bool = False, title=None) -> go.Figure:
+    """Several named lines over a shared x."""
+    fig = go.Figure()
+    for i, (name, ys) in enumerate(series.items()):
+        fig.add_trace(go.Scatter(x=xs, y=_positive(ys) if log_y else ys, mode="lines", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(title=ylabel)
+    fig.update_xaxes(title=xlabel)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title)
+    return fig
+
+
+def convergence_png(history: dict, objective_label: str = "objective") -> bytes:
+    """The convergence curve as a PNG (matplotlib; no browser or kaleido needed)."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.6), dpi=110)
+    ax = fig.add_subplot()
+    its = np.arange(len(history["relu_error"]))
+    ax.semilogy(its, _positive(history["relu_error"]), label="ReLU error", color=PALETTE[0])
+    ax.semilogy(its, _positive(history["objective"]), ":", label=objective_label, color=PALETTE[1])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("relative error")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def tiles_png(rows: list, gap: int = 2) -> bytes:
+    """A grid of [0, 1] images (a list of rows, each a list of equal-shape arrays) as a PNG."""
+    import io
+
+    from PIL import Image
+
+    h, w = rows[0][0].shape
+    ncols = max(len(r) for r in rows)
+    canvas = np.ones((len(rows) * (h + gap) - gap, ncols * (w + gap) - gap))
+    for i, row in enumerate(rows):
+        for j, tile in enumerate(row):
+            canvas[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = tile
+    img = Image.fromarray(np.round(canvas * 255).astype(np.uint8), mode="L")
+    if max(img.size) < 400:
+        img = img.resize((img.size[0] * 3, img.size[1] * 3), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_tile(column: np.ndarray, image_shape, top: float | None = None) -> np.ndarray:
+    """One column reshaped to an image and scaled by ``top`` (default its max) into [0, 1]."""
+    img = np.asarray(column, dtype=np.float64).reshape(image_shape)
+    top = float(img.max()) if top is None else float(top)
+    return np.clip(img / top, 0.0, 1.0) if top > 0 else np.zeros_like(img)

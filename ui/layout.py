@@ -1,0 +1,119 @@
+"""Page frame shared by every page: config, navigation, dataset and seed in the sidebar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import nmdcore
+
+from . import data as uidata
+from .state import persistent
+
+#: (file, label, icon) of every page, in menu order. The files use Streamlit's
+#: ``pages/`` convention; the built-in menu is hidden (.streamlit/config.toml) and
+#: this list is drawn instead, so labels never depend on file names.
+PAGES = (
+    ("app.py", "Home", "🏠"),
+    ("pages/1_Learn.py", "Learn", "📘"),
+    ("pages/2_Explore.py", "Explore", "🔎"),
+    ("pages/3_Compare.py", "Compare", "📊"),
+    ("pages/4_Compress.py", "Compress", "🗜️"),
+    ("pages/5_Symmetric.py", "Symmetric", "🔁"),
+    ("pages/6_Factorization_dynamics.py", "Factorization dynamics", "📈"),
+)
+
+UPLOAD = "__upload__"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def page(title: str, intro: str | None = None) -> None:
+    """Configure the page, draw the navigation and the shared seed; show the title."""
+    st.set_page_config(page_title=f"{title} · ReLU-NMD Explorer", page_icon="🧮", layout="wide")
+    with st.sidebar:
+        st.markdown("### ReLU-NMD Explorer")
+        for path, label, icon in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label, icon=icon)
+        st.divider()
+    st.title(title)
+    if intro:
+        st.caption(intro)
+
+
+def seed() -> int:
+    """The shared random seed (sidebar; kept across pages)."""
+    with st.sidebar:
+        return int(persistent(st.number_input, "seed", 0, "Random seed", min_value=0,
+                              max_value=2**31 - 1, step=1,
+                              help="Seeds every random start and synthetic matrix, so runs repeat exactly."))
+
+
+def missing_family(*families: str) -> list[str]:
+    """The solver families among ``families`` that nmdcore does not register yet."""
+    present = {spec.family for spec in nmdcore.SOLVERS.values()}
+    return [f for f in families if f not in present]
+
+
+def say_missing(what: str) -> None:
+    """Tell plainly that part of the engine a page needs has not landed."""
+    st.info(f"{what} is not in nmdcore yet, so this part of the page is switched off. "
+            "It appears here by itself once the engine registers it.", icon="🚧")
+
+
+def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
+    """Sidebar dataset choice (catalogue or upload), kept across pages.
+
+    Parameters
+    ----------
+    kinds : tuple of str, optional
+        Catalogue kinds to offer (default: all).
+
+    Returns
+    -------
+    Data or None
+        None when nothing usable is chosen (the reason is shown).
+    """
+    entries = [e for e in uidata.catalogue() if kinds is None or e.get("kind") in kinds]
+    names = [e["name"] for e in entries] + [UPLOAD]
+    titles = {e["name"]: e["title"] + ("" if e.get("offline") else " (download)") for e in entries}
+    titles[UPLOAD] = "Your files (upload)…"
+    default = uidata.default_dataset_name(entries) or UPLOAD
+    with st.sidebar:
+        if not uidata.datasets_ready():
+            st.warning("The dataset catalogue (nmdcore.datasets) is not in the engine yet.")
+        choice = persistent(st.selectbox, "dataset", default, "Dataset", options=names,
+                            format_func=lambda k: titles.get(k, k),
+                            help="Built-in datasets work offline; uploads stay in this browser session.")
+        entry = next((e for e in entries if e["name"] == choice), None)
+        if entry and entry.get("description"):
+            st.caption(entry["description"])
+        if choice == UPLOAD:
+            return _upload_box()
+    try:
+        return uidata.load_named(choice)
+    except nmdcore.NMDError as exc:
+        st.error(f"{exc}")
+        return None
+
+
+def _upload_box() -> uidata.Data | None:
+    files = st.file_uploader(
+        "Images (PNG/JPEG, one per column) or one matrix (.npy, .npz, .csv)",
+        type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "csv", "txt", "mtx"],
+        accept_multiple_files=True, key="upload", max_upload_size=20)
+    if files:
+        try:
+            st.session_state["uploaded"] = uidata.load_files([(f.name, f.getvalue()) for f in files])
+        except nmdcore.NMDError as exc:
+            st.session_state.pop("uploaded", None)
+            st.error(f"{exc}")
+            return None
+    data = st.session_state.get("uploaded")
+    if data is None:
+        st.info("Upload files to use them as the data matrix.")
+        return None
+    st.caption(f"{data.title}: {data.X.shape[0]}×{data.X.shape[1]}")
+    for item, reason in data.skipped:
+        st.warning(f"skipped {item}: {reason}")
+    return data

@@ -1,0 +1,117 @@
+"""Run a solver in the script thread and draw its convergence curve while it runs.
+
+Pattern A of the Streamlit recipe: :func:`nmdcore.decompose` calls back after every
+iteration; the callback redraws a placeholder at most every
+:data:`REDRAW_INTERVAL_S` seconds. Any widget click (our Stop button, the toolbar's
+Stop) interrupts the script at its next Streamlit call, i.e. inside a redraw: the
+callback catches that interruption, asks the solver to stop (so the partial result
+is returned intact), hands the result to the page, and only then lets the
+interruption continue.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+import nmdcore
+
+from . import figures
+
+#: Minimum seconds between two redraws of the live curve (≤ 4 redraws per second).
+REDRAW_INTERVAL_S = 0.25
+
+
+@dataclass
+class LiveStats:
+    """Timings of one live run, shown on the page and used for the report."""
+
+    started: float = 0.0
+    first_point_s: float | None = None
+    redraws: int = 0
+    last_redraw: float = 0.0
+    draw_times: list = field(default_factory=list)
+
+    @property
+    def update_rate_hz(self) -> float | None:
+        """Redraws per second between the first and the last redraw."""
+        if len(self.draw_times) < 2:
+            return None
+        span = self.draw_times[-1] - self.draw_times[0]
+        return (len(self.draw_times) - 1) / span if span > 0 else None
+
+
+def _snapshot(history: dict) -> dict:
+    return {k: list(v) for k, v in history.items()}
+
+
+def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, chart, status,
+             x_axis: str = "iteration", key: str = "live", on_done=None):
+    """Run :func:`nmdcore.decompose` with a live curve in ``chart`` and progress in ``status``.
+
+    Parameters
+    ----------
+    X : ndarray
+    rank, solver, params, seed
+        Passed to :func:`nmdcore.decompose` (``params`` are the hyperparameters).
+    run : dict
+        ``init``, ``max_iter``, ``time_limit``.
+    chart, status : streamlit placeholders (``st.empty()``)
+    x_axis : {"iteration", "time"}
+    key : str
+        Prefix of the element keys of the redraws.
+    on_done : callable, optional
+        ``on_done(result, stopped, stats)`` called before an interruption is passed on.
+
+    Returns
+    -------
+    (Result, LiveStats)
+
+    Raises
+    ------
+    nmdcore.NMDError
+        Bad input, before any work (the caller shows it as one line).
+    """
+    spec = nmdcore.SOLVERS[solver]
+    stats = LiveStats(started=time.perf_counter())
+    pending: list[BaseException] = []
+
+    def draw(progress) -> None:
+        now = time.perf_counter()
+        history = _snapshot(progress.history)
+        total = max(run["max_iter"], 1)
+        frac = min(1.0, max(progress.iteration / total, progress.time / max(run["time_limit"], 1e-9)))
+        status.progress(frac, text=f"{spec.label}: iteration {progress.iteration} · "
+                                   f"ReLU error {progress.relu_error:.4g} · {progress.time:.1f} s")
+        chart.plotly_chart(figures.convergence(history, x=x_axis, objective_label=spec.objective),
+                           key=f"{key}-{progress.iteration}", width="stretch")
+        if stats.first_point_s is None:
+            stats.first_point_s = now - stats.started
+        stats.redraws += 1
+        stats.last_redraw = now
+        stats.draw_times.append(now)
+
+    def callback(progress):
+        if pending:
+            return True
+        now = time.perf_counter()
+        if stats.redraws and now - stats.last_redraw < REDRAW_INTERVAL_S:
+            return None
+        try:
+            draw(progress)
+        except ScriptControlException as exc:  # a click asked for a rerun or a stop
+            pending.append(exc)
+            return True
+        return None
+
+    result = nmdcore.decompose(X, rank, solver=solver, init=run["init"], max_iter=run["max_iter"],
+                               time_limit=run["time_limit"], random_state=seed, callback=callback,
+                               **params)
+    stopped = bool(pending)
+    if on_done is not None:
+        on_done(result, stopped, stats)
+    if pending:
+        raise pending[0]
+    return result, stats

@@ -1,0 +1,123 @@
+"""Drawing a finished (or stopped) run: metrics, reconstructions, downloads, Python snippet."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import nmdcore
+
+from . import figures
+from .data import Data
+
+
+@st.cache_resource(max_entries=6, show_spinner="Computing the TSVD baseline…")
+def tsvd_baseline(key: str, rank: int, _X: np.ndarray) -> dict:
+    """TSVD of ``_X`` at ``rank``, cached by the content key of ``_X``: factors and errors."""
+    res = nmdcore.decompose(_X, rank, solver="tsvd")
+    return {"W": res.factors["W"], "H": res.factors["H"], "relu_error": res.relu_error,
+            "lra_error": float(res.history["objective"][-1])}
+
+
+def column_errors(X: np.ndarray, approx: np.ndarray) -> np.ndarray:
+    """Per-column relative error ‖x_j − a_j‖/‖x_j‖ (NaN for an all-zero column)."""
+    num = np.linalg.norm(X - approx, axis=0)
+    den = np.linalg.norm(X, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def metrics(record: dict, baseline: dict | None) -> None:
+    """Headline numbers of one run."""
+    res = record["result"]
+    h = res.history
+    cols = st.columns(6)
+    cols[0].metric("ReLU error", f"{res.relu_error:.4f}",
+                   delta=None if baseline is None else f"{res.relu_error - baseline['relu_error']:+.4f} vs TSVD",
+                   delta_color="inverse")
+    cols[1].metric("TSVD ReLU error", "—" if baseline is None else f"{baseline['relu_error']:.4f}")
+    cols[2].metric("Iterations", f"{res.n_iter}")
+    cols[3].metric("Time", f"{h['time'][-1]:.2f} s")
+    cols[4].metric("Stop reason", "stopped by you" if record.get("stopped") else res.stop_reason)
+    stats = record.get("stats") or {}
+    first = stats.get("first_point_s")
+    rate = stats.get("update_rate_hz")
+    cols[5].metric("First curve point", "—" if first is None else f"{first:.2f} s",
+                   help=f"From Run to the first point of the live curve; live updates "
+                        f"{'—' if rate is None else f'{rate:.1f}'} per second.")
+
+
+def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> bytes:
+    """Original | TSVD | max(0, Θ) for the chosen images; returns the grid as PNG bytes."""
+    X, res = data.X, record["result"]
+    idx = np.asarray(list(indices), dtype=int)
+    orig = X[:, idx].astype(np.float64)
+    tsvd = np.maximum(baseline["W"] @ baseline["H"][:, idx], 0)
+    nmd = np.maximum(np.asarray(res.theta)[:, idx], 0)
+    e_tsvd, e_nmd = column_errors(orig, tsvd), column_errors(orig, nmd)
+    rows = [[], [], []]
+    cols = st.columns(len(idx)) if len(idx) else []
+    for c, j in enumerate(idx):
+        top = float(orig[:, c].max()) or 1.0
+        tiles = [figures.image_tile(a[:, c], data.image_shape, top) for a in (orig, tsvd, nmd)]
+        for row, tile in zip(rows, tiles):
+            row.append(tile)
+        with cols[c]:
+            st.image(np.vstack(tiles), caption=f"#{j}: TSVD {e_tsvd[c]:.3f} · NMD {e_nmd[c]:.3f}",
+                     width="stretch", clamp=True)
+    st.caption("Each column, top to bottom: original, TSVD at rank r, max(0, Θ) of the ReLU-NMD at rank r; "
+               "the numbers are per-image relative errors.")
+    return figures.tiles_png(rows)
+
+
+def block_heatmaps(data: Data, record: dict, baseline: dict, rows: tuple, cols: tuple) -> None:
+    """X, TSVD and max(0, Θ) on a block of the matrix (non-image data)."""
+    r0, r1 = rows
+    c0, c1 = cols
+    X = data.X[r0:r1, c0:c1]
+    tsvd = np.maximum(baseline["W"][r0:r1] @ baseline["H"][:, c0:c1], 0)
+    nmd = np.maximum(np.asarray(record["result"].theta)[r0:r1, c0:c1], 0)
+    fig = figures.heatmaps({"X": X, "TSVD": tsvd, "max(0, Θ)": nmd})
+    st.plotly_chart(fig, width="stretch", key="block-heatmaps")
+    st.caption(f"Block rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}: relative error on the block "
+               f"TSVD {np.linalg.norm(X - tsvd) / max(np.linalg.norm(X), 1e-300):.3f}, "
+               f"ReLU-NMD {np.linalg.norm(X - nmd) / max(np.linalg.norm(X), 1e-300):.3f}.")
+
+
+def factors_npz(record: dict) -> bytes:
+    """The run's factor arrays plus its settings, as a compressed .npz."""
+    res = record["result"]
+    buf = io.BytesIO()
+    meta = {"solver": res.solver, "rank": res.rank, "params": res.params, "n_iter": res.n_iter,
+            "stop_reason": res.stop_reason, "relu_error": res.relu_error,
+            "dataset": record.get("dataset"), "seed": record.get("seed")}
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in res.factors.items()},
+                        settings=np.array(json.dumps(meta, default=str)))
+    return buf.getvalue()
+
+
+def history_csv(history: dict) -> bytes:
+    """The per-iteration history as CSV (one row per entry, entry 0 = the start)."""
+    frame = pd.DataFrame({k: np.asarray(v) for k, v in history.items()})
+    frame.index.name = "iteration"
+    return frame.to_csv().encode()
+
+
+def downloads(record: dict, recon_png: bytes | None) -> None:
+    """Download buttons: factors (.npz), history (.csv), figures (.png)."""
+    res = record["result"]
+    stem = f"{res.solver}_r{res.rank}"
+    cols = st.columns(4)
+    cols[0].download_button("Factors (.npz)", lambda: factors_npz(record), f"{stem}_factors.npz",
+                            mime="application/octet-stream", key="dl-npz")
+    cols[1].download_button("History (.csv)", lambda: history_csv(res.history), f"{stem}_history.csv",
+                            mime="text/csv", key="dl-csv")
+    spec = nmdcore.SOLVERS[res.solver]
+    cols[2].download_button("Curve (.png)", lambda: figures.convergence_png(res.history, spec.objective),
+                            f"{stem}_curve.png", mime="image/png", key="dl-curve")
+    if recon_png is not None:
+        cols[3].download_button("Images (.png)", recon_png, f"{stem}_images.png", mime="image/png",
+                                key="dl-images")

@@ -1,0 +1,58 @@
+"""Session state that survives page switches.
+
+Streamlit drops a widget's value when the page that drew it is left. Widgets
+whose value must persist across pages (dataset, seed, rank, ...) keep a copy
+under a non-widget key and restore it before they are drawn.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+_PREFIX = "_kept_"
+
+
+def restore(key: str, default):
+    """Give the widget ``key`` its kept value (or ``default``) before it is drawn.
+
+    Returns the value the widget will show.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(_PREFIX + key, default)
+    return st.session_state[key]
+
+
+def keep(key: str) -> None:
+    """Copy the current value of widget ``key`` where a page switch cannot drop it."""
+    if key in st.session_state:
+        st.session_state[_PREFIX + key] = st.session_state[key]
+
+
+def kept(key: str, default=None):
+    """The last kept value of widget ``key``."""
+    return st.session_state.get(key, st.session_state.get(_PREFIX + key, default))
+
+
+def persistent(widget, key: str, default, *args, options=None, **kwargs):
+    """Draw ``widget(*args, key=key, **kwargs)`` whose value survives page switches.
+
+    Parameters
+    ----------
+    widget : callable
+        A Streamlit widget function such as ``st.selectbox``.
+    key : str
+        Widget key; the kept copy is stored under ``"_kept_" + key``.
+    default
+        Value used the first time.
+    options : sequence, optional
+        Choices of a select widget (passed on); a kept value no longer among them
+        falls back to ``default``.
+    """
+    if options is not None:
+        kwargs["options"] = options
+        if kept(key, default) not in options:
+            st.session_state.pop(key, None)
+            st.session_state.pop(_PREFIX + key, None)
+    restore(key, default)
+    value = widget(*args, key=key, **kwargs)
+    keep(key)  # after drawing, so it also works inside st.form (no callbacks allowed there)
+    return value
