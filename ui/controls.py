@@ -13,7 +13,7 @@ from .state import persistent
 GENERAL_FAMILIES = ("baseline", "latent", "three_block", "coordinate", "factorization")
 
 
-def solvers_for(families=GENERAL_FAMILIES, *, input_kind=("nonnegative",)) -> list[str]:
+def solvers_for(families=GENERAL_FAMILIES, *, input_kind=("nonnegative", "real")) -> list[str]:
     """Registry keys of the solvers in ``families`` that accept ``input_kind``, in registry order."""
     return [k for k, s in nmdcore.SOLVERS.items()
             if s.family in families and s.input_kind in input_kind]

@@ -1,0 +1,99 @@
+"""Learn: the ReLU low-rank idea on small examples, and the three formulations."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import nmdcore
+from nmdcore import synthetic
+from ui import controls, figures, layout
+from ui.state import persistent
+
+layout.page("Learn", "Why a sparse matrix of full rank can be max(0, Θ) with Θ of low rank.")
+seed = layout.seed()
+
+# ---------------------------------------------------------------- 1. the 5×5 example
+st.header("1 · A 5×5 matrix of rank 5 that is max(0, Θ) with rank Θ = 2")
+st.markdown("Example 1 of Wang, Cui and Han (seed 001). Edit the two factors of Θ = A·B below: "
+            "M = max(0, Θ) follows, and so do the ranks.")
+M0, theta0 = synthetic.relu_example_5x5()
+A0 = np.array([[-2.0, -1.0], [2.0, -1.0], [2.0, 1.0], [1.0, -2.0], [-2.0, 1.0]])
+B0 = np.linalg.lstsq(A0, theta0, rcond=None)[0]
+c1, c2 = st.columns([1, 2])
+with c1:
+    A = st.data_editor(pd.DataFrame(A0, columns=["a₁", "a₂"]), key="learn_A", width="stretch")
+    B = st.data_editor(pd.DataFrame(np.round(B0, 6), index=["b₁", "b₂"]), key="learn_B", width="stretch")
+A = np.nan_to_num(A.to_numpy(dtype=float))
+B = np.nan_to_num(B.to_numpy(dtype=float))
+theta = A @ B
+M = np.maximum(theta, 0)
+with c2:
+    st.plotly_chart(figures.heatmaps({"Θ = A·B": theta, "M = max(0, Θ)": M}, zmax=float(np.abs(theta).max()) or 1,
+                                     colorscale="RdBu_r"), key="learn_5x5", width="stretch")
+    k1, k2, k3 = st.columns(3)
+    k1.metric("rank Θ", int(np.linalg.matrix_rank(theta)))
+    k2.metric("rank M", int(np.linalg.matrix_rank(M)))
+    k3.metric("zeros of M", f"{int((M == 0).sum())} of 25")
+    s = np.linalg.svd(M, compute_uv=False)
+    st.caption("Singular values of M: " + ", ".join(f"{v:.3g}" for v in s)
+               + ". A truncated SVD of M at rank 2 keeps only the first two; max(0, Θ) reproduces M exactly.")
+
+# ---------------------------------------------------------------- 2. TSVD vs ReLU-NMD
+st.header("2 · TSVD versus ReLU-NMD as the rank moves")
+st.markdown("A small sparse matrix X = max(0, W·H) with W·H of rank 4 (30×24, seeded by the sidebar seed). "
+            "TSVD gives the best rank-r Θ for ‖X − Θ‖; ReLU-NMD looks for the rank-r Θ with max(0, Θ) ≈ X.")
+X = synthetic.relu_lowrank(30, 24, 4, random_state=seed)
+r = int(persistent(st.slider, "learn_rank", 2, "Rank r", min_value=1, max_value=10))
+nmd_solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def solve_small(seed: int, rank: int, solver: str):
+    """TSVD and ReLU-NMD of the Learn page's small matrix (deterministic, so cacheable)."""
+    Xs = synthetic.relu_lowrank(30, 24, 4, random_state=seed)
+    tsvd = nmdcore.decompose(Xs, rank, solver="tsvd")
+    out = {"tsvd": tsvd.theta, "tsvd_error": tsvd.relu_error}
+    if solver:
+        res = nmdcore.decompose(Xs, rank, solver=solver, max_iter=500, random_state=seed)
+        out.update(nmd=res.theta, nmd_error=res.relu_error)
+    return out
+
+
+preferred = next((k for k in ("ebcd", "nmd_3b", "bcd", "a_nmd", "naive", "cd") if k in nmd_solvers), None)
+sol = solve_small(seed, r, preferred)
+panels = {"X": X, f"max(0, TSVD), r = {r}": np.maximum(sol["tsvd"], 0)}
+if preferred:
+    panels[f"max(0, Θ) by {nmdcore.SOLVERS[preferred].label}, r = {r}"] = np.maximum(sol["nmd"], 0)
+st.plotly_chart(figures.heatmaps(panels, zmax=float(X.max())), key="learn_compare", width="stretch")
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("rank X", int(np.linalg.matrix_rank(X)))
+k2.metric("rank of Θ", r)
+k3.metric("TSVD error ‖X − max(0,Θ)‖/‖X‖", f"{sol['tsvd_error']:.3f}")
+if preferred:
+    k4.metric("ReLU-NMD error", f"{sol['nmd_error']:.3f}",
+              delta=f"{sol['nmd_error'] - sol['tsvd_error']:+.3f}", delta_color="inverse")
+else:
+    with k4:
+        layout.say_missing("A ReLU-NMD solver")
+
+# ---------------------------------------------------------------- 3. formulations
+st.header("3 · Three ways to write the problem")
+st.markdown("Let Ω be the positions of the positive entries of X. All three look for a rank-r Θ.")
+f1, f2, f3 = st.columns(3)
+with f1:
+    st.subheader("LS-RMD")
+    st.markdown("Fit max(0, Θ) to X directly in least squares. Natural, but nonsmooth and nonconvex.")
+    st.latex(r"\min_{\operatorname{rank}\Theta\le r}\ \|X-\max(0,\Theta)\|_F^2")
+with f2:
+    st.subheader("Latent-RMD")
+    st.markdown("Introduce a latent Z that equals X on Ω and is ≤ 0 elsewhere, and fit Θ to Z. "
+                "Each step is a projection or a truncated SVD (Saul).")
+    st.latex(r"\min_{Z,\ \operatorname{rank}\Theta\le r}\ \|Z-\Theta\|_F^2\quad"
+             r"\text{s.t. } Z_\Omega=X_\Omega,\ Z_{\Omega^c}\le 0")
+with f3:
+    st.subheader("3B-RMD (three blocks)")
+    st.markdown("Write Θ = W·H: no SVD at all, each block (Z, W, H) has a closed-form update, which is "
+                "what makes BCD, eBCD, 3B-NMD and NMD-TM fast.")
+    st.latex(r"\min_{Z,\,W\in\mathbb{R}^{m\times r},\,H\in\mathbb{R}^{r\times n}}\ \|Z-WH\|_F^2\quad"
+             r"\text{s.t. } \max(0,Z)=X")
+st.caption("The last two can have different minimisers than the first (Seraghiti et al. 2025); "
+           "the app always reports the ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F next to what each solver minimises.")
