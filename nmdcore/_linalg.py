@@ -1,7 +1,10 @@
 """Dense linear-algebra kernels shared by the solvers."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy.linalg import blas
 
 
 def sq_norm(A: np.ndarray) -> float:
@@ -43,3 +46,107 @@ def tsvd_exact(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     ZV = Z @ V
     inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
     return ZV * inv, s[:, None] * V.T
+
+
+class SingularGramWarning(UserWarning):
+    """A factor's r×r Gram matrix was singular; the minimum-norm least-squares solution was used."""
+
+
+#: Cholesky of a Gram matrix counts as singular when min(diag L)/max(diag L) falls below this
+#: (cond(G) ≳ 1/eps of float64).
+_GRAM_DIAG_RATIO = float(np.sqrt(np.finfo(np.float64).eps))
+
+
+def spd_inverse(G: np.ndarray) -> np.ndarray:
+    """Inverse of a small symmetric positive (semi)definite matrix, in float64.
+
+    Uses a Cholesky factorisation. When ``G`` is numerically singular the
+    pseudo-inverse is returned instead, which turns ``Z Hᵀ G⁻¹`` into the
+    minimum-norm least-squares solution, and a :class:`SingularGramWarning` is
+    issued (ALGORITHMS.md §1). A non-finite ``G`` (a diverging iteration) gives
+    an all-NaN matrix, without a warning, so that the caller's objective becomes
+    non-finite and the run ends as "diverged".
+
+    Parameters
+    ----------
+    G : ndarray, shape (r, r)
+
+    Returns
+    -------
+    ndarray, shape (r, r), float64
+    """
+    G = np.asarray(G, dtype=np.float64)
+    if not np.isfinite(G).all():
+        return np.full(G.shape, np.nan)
+    try:
+        C = np.linalg.cholesky(G)
+        d = np.diag(C)
+        if d.min() > _GRAM_DIAG_RATIO * d.max():
+            C_inv = np.linalg.inv(C)  # lower triangular, r×r
+            return C_inv.T @ C_inv
+    except np.linalg.LinAlgError:
+        pass
+    warnings.warn("singular r×r Gram matrix in a least-squares update; the minimum-norm "
+                  "solution was used (the factors have lost rank)", SingularGramWarning, stacklevel=3)
+    return np.linalg.pinv(G, hermitian=True)
+
+
+def cholqr2(A: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the columns of a tall m×r matrix (CholeskyQR2).
+
+    Two rounds of ``Q ← Q R⁻¹`` with ``QᵀQ = RᵀR``: the Q factor of a thin QR
+    decomposition up to the signs of its columns, at the cost of two m×r×r
+    products. Falls back to Householder QR (:func:`numpy.linalg.qr`) when ``A``
+    is too ill-conditioned for the Cholesky route, so it never fails where QR
+    works. Small products are formed in float64; ``Q`` has the dtype of ``A``.
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, r), m >= r
+
+    Returns
+    -------
+    Q : ndarray, shape (m, r), orthonormal columns spanning range(A)
+    """
+    ratio = float(np.sqrt(np.finfo(A.dtype).eps))
+    Q = A
+    for _ in range(2):
+        Q64 = Q if Q.dtype == np.float64 else Q.astype(np.float64)
+        G = Q64.T @ Q64
+        if not np.isfinite(G).all():
+            return np.full(A.shape, np.nan, dtype=A.dtype)
+        try:
+            C = np.linalg.cholesky(G)  # G = C Cᵀ, so R = Cᵀ
+        except np.linalg.LinAlgError:
+            return np.linalg.qr(A)[0]
+        d = np.diag(C)
+        if d.min() <= ratio * d.max():
+            return np.linalg.qr(A)[0]
+        R_inv = np.linalg.inv(C).T  # (Cᵀ)⁻¹, upper triangular
+        Q = Q @ R_inv.astype(A.dtype, copy=False)
+    return Q
+
+
+def axpby_inplace(a: float, x: np.ndarray, b: float, y: np.ndarray) -> np.ndarray:
+    """``y ← a·x + b·y`` in place, without temporaries (BLAS scal + axpy).
+
+    Parameters
+    ----------
+    a, b : float
+    x, y : ndarray
+        C-contiguous arrays of the same shape and float dtype; ``y`` is overwritten.
+
+    Returns
+    -------
+    y : ndarray
+    """
+    xf, yf = x.reshape(-1), y.reshape(-1)
+    if not (y.flags.c_contiguous and x.flags.c_contiguous and x.dtype == y.dtype and xf.size == yf.size):
+        y *= b
+        y += a * x
+        return y
+    scal, axpy = blas.get_blas_funcs(("scal", "axpy"), (yf,))
+    if b != 1.0:
+        scal(b, yf)
+    axpy(xf, yf, a=a)
+    return y
