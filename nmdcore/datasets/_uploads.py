@@ -1,0 +1,425 @@
+"""Uploaded files -> one :class:`Dataset`; every file that is not used is listed with why."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+import zipfile
+from collections import Counter
+
+import numpy as np
+import scipy.io
+import scipy.sparse as sp
+
+from .._errors import DatasetError, NMDError, NonFiniteError, ShapeError
+from ._dataset import REPAIRS, Dataset, finish_matrix
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".tif", ".tiff", ".gif"}
+MATRIX_EXTENSIONS = {".npy", ".npz", ".csv", ".txt", ".mtx"}
+
+#: Defaults of the limits of :func:`from_files` (all configurable per call).
+MAX_FILES = 5000
+MAX_ENTRIES = 25_000_000          # entries of X (pixels of all images together); 200 MB as float64
+MAX_BYTES = 512 * 2**20           # bytes of all files, after unzipping
+
+
+class _Skip(Exception):
+    """This one file cannot be used; the message is the reason shown to the user."""
+
+
+def _extension(filename: str) -> str:
+    return os.path.splitext(filename)[1].lower()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- images
+
+def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Grayscale float image (first frame) of ``data``; raises _Skip with the reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise _Skip(f"refused: {w}x{h} pixels exceed the limit of {max_pixels}")
+                img.seek(0)
+                img.load()
+                mode = img.mode
+                if mode.startswith("I;16"):
+                    arr = np.asarray(img, dtype=np.float64) / 65535.0
+                elif mode in ("I", "F"):
+                    arr = np.asarray(img, dtype=np.float64)
+                else:
+                    arr = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+    except _Skip:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _Skip(f"refused as a possible decompression bomb ({_one_line(exc)})") from None
+    except UnidentifiedImageError:
+        raise _Skip("not an image that can be read (unknown or corrupt format)") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, MemoryError) as exc:
+        raise _Skip(f"corrupt or truncated image ({_one_line(exc)})") from None
+    if arr.ndim != 2:
+        raise _Skip(f"unexpected image layout {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise _Skip("image has NaN or infinite pixels")
+    return arr
+
+
+def _resize(image: np.ndarray, shape: tuple) -> np.ndarray:
+    from PIL import Image
+
+    h, w = shape
+    out = Image.fromarray(image.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    return np.maximum(np.asarray(out, dtype=np.float64), 0.0)
+
+
+# --------------------------------------------------------------------------- matrices
+
+_SPLIT = re.compile(r"[,;\t ]+")
+
+
+def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
+    """CSV / whitespace text -> array, naming the row and column of any bad cell (1-based)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError("is not UTF-8 text") from None
+    rows, width, header_seen = [], None, False
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = [c for c in _SPLIT.split(line) if c != ""]
+        values = []
+        for col, cell in enumerate(cells, start=1):
+            try:
+                v = float(cell)
+            except ValueError:
+                v = None
+            values.append(v)
+        if all(v is None for v in values) and not rows and not header_seen:
+            header_seen = True  # a header row of column names
+            continue
+        for col, (cell, v) in enumerate(zip(cells, values), start=1):
+            if v is None:
+                raise DatasetError(f"has text {cell[:20]!r} at row {line_no}, column {col}")
+            if not np.isfinite(v):
+                raise NonFiniteError(f"has {cell[:20]} at row {line_no}, column {col}")
+        if width is None:
+            width = len(values)
+        elif len(values) != width:
+            raise ShapeError(f"row {line_no} has {len(values)} values, expected {width}")
+        rows.append(values)
+        if len(rows) * width > max_entries:
+            raise ShapeError(f"has more than {max_entries} entries (the limit)")
+    if not rows:
+        raise ShapeError("holds no numbers")
+    return np.array(rows, dtype=np.float64)
+
+
+def _check_declared_size(shape, max_entries: int) -> None:
+    size = int(np.prod([int(s) for s in shape])) if len(shape) else 1
+    if size > max_entries:
+        raise ShapeError(f"has shape {tuple(shape)}: more than {max_entries} entries (the limit)")
+
+
+def _dense_from_sparse(A, max_entries: int) -> np.ndarray:
+    _check_declared_size(A.shape, max_entries)
+    data = A.tocoo().data
+    bad = data.size - int(np.count_nonzero(np.isfinite(data)))
+    if bad:
+        raise NonFiniteError(f"has {bad} NaN or infinite entries")
+    return A.toarray()
+
+
+def _read_npy_array(array: np.ndarray, max_entries: int) -> np.ndarray:
+    if array.dtype == bool or np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating):
+        _check_declared_size(array.shape, max_entries)
+        return array
+    raise ShapeError(f"holds {array.dtype} values, not real numbers")
+
+
+def _read_npz(data: bytes, max_entries: int) -> np.ndarray:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        keys = list(archive.files)
+        if {"format", "shape", "data"} <= set(keys):
+            fmt = archive["format"].item()
+            fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+            _check_declared_size(archive["shape"], max_entries)
+    if {"format", "shape", "data"} <= set(keys):
+        try:
+            return _dense_from_sparse(sp.load_npz(io.BytesIO(data)), max_entries)
+        except (ValueError, KeyError, OSError) as exc:
+            raise ShapeError(f"is a broken scipy sparse {fmt} file ({_one_line(exc)})") from None
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        if len(keys) == 1:
+            key = keys[0]
+        elif "X" in keys:
+            key = "X"
+        else:
+            raise ShapeError(f"holds several arrays ({', '.join(keys[:6])}); name the matrix 'X'")
+        return _read_npy_array(archive[key], max_entries)
+
+
+def _read_mtx(data: bytes, max_entries: int) -> np.ndarray:
+    # check the declared size before scipy allocates anything
+    for raw in data.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(b"%"):
+            continue
+        parts = line.split()
+        try:
+            declared = [int(p) for p in parts[:2]]
+        except ValueError:
+            raise DatasetError("is not a Matrix Market file (bad size line)") from None
+        _check_declared_size(declared, max_entries)
+        break
+    A = scipy.io.mmread(io.BytesIO(data))
+    if sp.issparse(A):
+        return _dense_from_sparse(A, max_entries)
+    return _read_npy_array(np.asarray(A), max_entries)
+
+
+def _read_matrix(filename: str, data: bytes, max_entries: int) -> np.ndarray:
+    """Raw 2-D array of a matrix file; NMDError (with the file's name) when it cannot be read."""
+    ext = _extension(filename)
+    try:
+        if not data:
+            raise ShapeError("is empty (0 bytes)")
+        if ext in (".csv", ".txt"):
+            A = _read_text_matrix(data, max_entries)
+        elif ext == ".mtx":
+            A = _read_mtx(data, max_entries)
+        elif ext == ".npz":
+            A = _read_npz(data, max_entries)
+        else:
+            A = _read_npy_array(np.load(io.BytesIO(data), allow_pickle=False), max_entries)
+    except NMDError as exc:
+        raise type(exc)(f"{filename} {exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DatasetError(f"{filename} holds Python objects, which are never loaded (no pickle)") from None
+        raise DatasetError(f"{filename} cannot be read as a matrix ({_one_line(exc)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, IndexError, TypeError) as exc:
+        raise DatasetError(f"{filename} is corrupt or truncated ({_one_line(exc)})") from None
+    if A.ndim != 2:
+        raise ShapeError(f"{filename} must hold a 2-D matrix, got shape {A.shape}")
+    return A
+
+
+# --------------------------------------------------------------------------- the upload
+
+def _check_files(files) -> list:
+    if isinstance(files, (str, bytes)) or not hasattr(files, "__iter__"):
+        raise DatasetError("files must be a sequence of (filename, bytes) pairs")
+    out = []
+    for item in files:
+        if (not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], str)
+                or not isinstance(item[1], (bytes, bytearray, memoryview))):
+            raise DatasetError("files must be a sequence of (filename, bytes) pairs")
+        out.append((item[0], bytes(item[1])))
+    if not out:
+        raise DatasetError("no files were given")
+    return out
+
+
+def _check_limit(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DatasetError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _expand(files, max_files: int, max_bytes: int, skipped: list) -> list:
+    """Unzip archives; apply the file-count and byte limits; return (name, bytes) to try."""
+    items, total = [], 0
+
+    def take(name, data):
+        nonlocal total
+        if len(items) >= max_files:
+            skipped.append((name, f"over the limit of {max_files} files"))
+        elif total + len(data) > max_bytes:
+            skipped.append((name, f"over the limit of {max_bytes} bytes in all"))
+        else:
+            total += len(data)
+            items.append((name, data))
+
+    for name, data in files:
+        if _extension(name) != ".zip":
+            take(name, data)
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for info in archive.infolist():
+                    member = f"{name}/{info.filename}"
+                    base = os.path.basename(info.filename.rstrip("/"))
+                    if info.is_dir() or base.startswith(".") or info.filename.startswith("__MACOSX/"):
+                        continue
+                    if _extension(base) == ".zip":
+                        skipped.append((member, "archives inside archives are not opened"))
+                        continue
+                    if info.file_size > max_bytes - total:
+                        skipped.append((member, f"unpacks to {info.file_size} bytes, over the limit"))
+                        continue
+                    try:
+                        with archive.open(info) as fh:
+                            content = fh.read(max_bytes - total + 1)
+                    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                        skipped.append((member, f"cannot be unpacked ({_one_line(exc)})"))
+                        continue
+                    if len(content) > max_bytes - total:
+                        skipped.append((member, "unpacks to more bytes than the limit"))
+                        continue
+                    take(member, content)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            skipped.append((name, f"corrupt zip archive ({_one_line(exc)})"))
+    return items
+
+
+def from_files(files, *, image_shape=None, repair=None, max_files=MAX_FILES,
+               max_entries=MAX_ENTRIES, max_bytes=MAX_BYTES, dtype=np.float64) -> Dataset:
+    """Build a dataset from uploaded files.
+
+    Images (PNG, JPEG, PGM/PPM, BMP, TIFF, GIF first frame, also inside .zip archives) become
+    grayscale columns of one image set; a single image becomes the matrix itself. A matrix file
+    (.npy, .npz dense or scipy sparse, .csv/.txt, .mtx) is used as it is; an upload holds one
+    matrix, and images are ignored beside it.
+
+    Parameters
+    ----------
+    files : sequence of (str, bytes)
+        File names and contents, e.g. from a web upload widget.
+    image_shape : (int, int) or None
+        None: use the most common image shape and skip the other shapes. ``(h, w)``: resize
+        every image to it.
+    repair : {None, "clip", "shift", "abs"}
+        What to do with negative entries: refuse (None), clip at zero, shift by the minimum,
+        take absolute values.
+    max_files, max_entries, max_bytes : int
+        Limits on the number of files (zip members count), on the entries of the matrix
+        (pixels of all images together) and on the bytes of all files after unzipping.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    Dataset
+        ``skipped`` lists every file that was not used, with the reason.
+
+    Raises
+    ------
+    DatasetError
+        (or NegativeEntriesError, NonFiniteError, ShapeError, ZeroMatrixError) when nothing
+        usable is left.
+    """
+    files = _check_files(files)
+    max_files = _check_limit("max_files", max_files)
+    max_entries = _check_limit("max_entries", max_entries)
+    max_bytes = _check_limit("max_bytes", max_bytes)
+    if repair not in REPAIRS:
+        raise DatasetError(f"repair must be one of None, 'clip', 'shift', 'abs'; got {repair!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise DatasetError(f"dtype must be float32 or float64, got {dtype}")
+    if image_shape is not None:
+        try:
+            h, w = (int(v) for v in image_shape)
+        except (TypeError, ValueError):
+            raise DatasetError(f"image_shape must be (height, width), got {image_shape!r}") from None
+        if h < 1 or w < 1:
+            raise DatasetError(f"image_shape must be positive, got {image_shape!r}")
+        image_shape = (h, w)
+
+    skipped: list = []
+    items = _expand(files, max_files, max_bytes, skipped)
+    matrices = [(n, d) for n, d in items if _extension(n) in MATRIX_EXTENSIONS]
+    if matrices:
+        return _matrix_upload(items, matrices, skipped, image_shape, repair, max_entries, dtype)
+    return _image_upload(items, skipped, image_shape, repair, max_entries, dtype)
+
+
+def _matrix_upload(items, matrices, skipped, image_shape, repair, max_entries, dtype) -> Dataset:
+    first_error = None
+    chosen = None
+    for name, data in matrices:
+        if chosen is not None:
+            skipped.append((name, f"an upload holds one matrix; {chosen[0]} was used"))
+            continue
+        try:
+            A = finish_matrix(_read_matrix(name, data, max_entries), what=name, repair=repair, dtype=dtype)
+        except NMDError as exc:
+            first_error = first_error or exc
+            skipped.append((name, str(exc)))
+            continue
+        chosen = (name, A)
+    others = [(n, d) for n, d in items if _extension(n) not in MATRIX_EXTENSIONS]
+    if chosen is None:
+        if others:  # no matrix can be used: try the rest as images
+            return _image_upload(others, skipped, image_shape, repair, max_entries, dtype)
+        raise first_error
+    for name, _ in others:
+        skipped.append((name, "not used: the upload holds a matrix file"))
+    name, A = chosen
+    return Dataset(X=A, name="upload", skipped=skipped, title=os.path.basename(name),
+                   kind="sparse_matrix", source=f"uploaded file {name}", licence="the uploader's",
+                   meta={"files": [name], "repair": repair})
+
+
+def _image_upload(items, skipped, image_shape, repair, max_entries, dtype) -> Dataset:
+    images = []
+    for name, data in items:
+        ext = _extension(name)
+        if not data:
+            skipped.append((name, "empty file (0 bytes)"))
+            continue
+        try:
+            images.append((name, _decode_image(data, max_entries)))
+        except _Skip as why:
+            reason = str(why)
+            if ext not in IMAGE_EXTENSIONS and reason.startswith("not an image"):
+                reason = f"unsupported file type {ext or '(no extension)'}"
+            skipped.append((name, reason))
+    if not images:
+        detail = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
+        raise DatasetError(f"no usable file in the upload ({detail})" if detail else "no usable file in the upload")
+
+    if image_shape is None:
+        counts = Counter(img.shape for _, img in images)
+        target = max(counts, key=counts.get)  # most common; ties go to the first seen
+        kept = []
+        for name, img in images:
+            if img.shape == target:
+                kept.append((name, img))
+            else:
+                skipped.append((name, f"shape {img.shape[0]}x{img.shape[1]} differs from the most common "
+                                      f"{target[0]}x{target[1]}; pass image_shape to resize"))
+    else:
+        target = image_shape
+        kept = [(n, img if img.shape == target else _resize(img, target)) for n, img in images]
+
+    pixels = target[0] * target[1]
+    budget = max(max_entries // pixels, 0)
+    for name, _ in kept[budget:]:
+        skipped.append((name, f"over the limit of {max_entries} pixels in all"))
+    kept = kept[:budget]
+    if not kept:
+        raise DatasetError(f"no usable image: {target[0]}x{target[1]} images exceed the limit of "
+                           f"{max_entries} pixels")
+    names = [n for n, _ in kept]
+    if len(kept) == 1:
+        name, img = kept[0]
+        X = finish_matrix(img, what=f"the image {name}", repair=repair, dtype=dtype)
+        return Dataset(X=X, name="upload", skipped=skipped, title=os.path.basename(name), kind="image",
+                       source=f"uploaded image {name}", licence="the uploader's", meta={"files": names})
+    stack = np.stack([img.ravel() for _, img in kept], axis=1)
+    X = finish_matrix(stack, what=f"the {len(kept)} uploaded images", repair=repair, dtype=dtype)
+    return Dataset(X=X, name="upload", image_shape=tuple(target), skipped=skipped,
+                   title=f"{len(kept)} uploaded images", kind="image_set",
+                   source="uploaded images", licence="the uploader's", meta={"files": names})
