@@ -10,14 +10,8 @@ from ui.state import persistent
 layout.page("Explore", "Pick a dataset and a solver; the curve grows while the solver runs, Stop keeps "
                        "what it has so far.")
 seed = layout.seed()
-data = layout.dataset_picker()
-if data is None:
-    st.stop()
-
+data = layout.chosen_data()
 m, n = data.X.shape
-kind = f"{n} images of {data.image_shape[0]}×{data.image_shape[1]} px" if data.is_images else "matrix"
-zeros = 1.0 - (data.X != 0).mean()
-st.caption(f"**{data.title}** — X is {m}×{n} ({kind}), {zeros:.0%} zeros, {data.X.dtype}.")
 
 keys = controls.solvers_for()
 left, right = st.columns([1, 2])

@@ -77,6 +77,35 @@ def bands(grid: np.ndarray, curves: dict, floor: float) -> go.Figure:
     return fig
 
 
+def step_on_grid(times, values, grid) -> np.ndarray:
+    """Value reached by time t for each t of ``grid`` (the last entry recorded at or before t)."""
+    idx = np.searchsorted(np.asarray(times, dtype=float), grid, side="right") - 1
+    return np.asarray(values, dtype=float)[np.clip(idx, 0, len(values) - 1)]
+
+
+def start_bands(runs_by_solver: dict, points: int = 200):
+    """Mean and best ReLU error over several starts, per solver, on a common time grid.
+
+    Parameters
+    ----------
+    runs_by_solver : dict
+        label -> list of histories (``time`` and ``relu_error``).
+
+    Returns
+    -------
+    grid, curves, floor
+        See :func:`bands`.
+    """
+    t_end = max(float(h["time"][-1]) for runs in runs_by_solver.values() for h in runs)
+    grid = np.linspace(0.0, max(t_end, 1e-6), points)
+    curves = {}
+    for label, runs in runs_by_solver.items():
+        stack = np.vstack([step_on_grid(h["time"], h["relu_error"], grid) for h in runs])
+        curves[label] = (stack.mean(axis=0), stack.min(axis=0))
+    floor = min(float(np.min(h["relu_error"])) for runs in runs_by_solver.values() for h in runs)
+    return grid, curves, floor
+
+
 def _transparent(hex_color: str, alpha: float = 0.18) -> str:
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import nmdcore
@@ -95,6 +96,18 @@ def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     except nmdcore.NMDError as exc:
         st.error(f"{exc}")
         return None
+
+
+def chosen_data(kinds: tuple | None = None) -> uidata.Data:
+    """The sidebar's dataset, described in one line; stops the page when there is none."""
+    data = dataset_picker(kinds)
+    if data is None:
+        st.stop()
+    m, n = data.X.shape
+    what = (f"{n} images of {data.image_shape[0]}×{data.image_shape[1]} px" if data.is_images else "matrix")
+    zeros = 1.0 - np.count_nonzero(data.X) / data.X.size
+    st.caption(f"**{data.title}** — X is {m}×{n} ({what}), {zeros:.0%} zeros, {data.X.dtype}.")
+    return data
 
 
 def _upload_box() -> uidata.Data | None:

@@ -48,7 +48,7 @@ def _snapshot(history: dict) -> dict:
 
 
 def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, chart, status,
-             x_axis: str = "iteration", key: str = "live", on_done=None):
+             x_axis: str = "iteration", key: str = "live", on_done=None, figure=None, label: str = ""):
     """Run :func:`nmdcore.decompose` with a live curve in ``chart`` and progress in ``status``.
 
     Parameters
@@ -64,6 +64,10 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
         Prefix of the element keys of the redraws.
     on_done : callable, optional
         ``on_done(result, stopped, stats)`` called before an interruption is passed on.
+    figure : callable, optional
+        ``figure(history) -> plotly Figure`` drawn live (default: :func:`figures.convergence`).
+    label : str
+        Prefix of the progress text (default: the solver's label).
 
     Returns
     -------
@@ -83,10 +87,11 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
         history = _snapshot(progress.history)
         total = max(run["max_iter"], 1)
         frac = min(1.0, max(progress.iteration / total, progress.time / max(run["time_limit"], 1e-9)))
-        status.progress(frac, text=f"{spec.label}: iteration {progress.iteration} · "
+        status.progress(frac, text=f"{label or spec.label}: iteration {progress.iteration} · "
                                    f"ReLU error {progress.relu_error:.4g} · {progress.time:.1f} s")
-        chart.plotly_chart(figures.convergence(history, x=x_axis, objective_label=spec.objective),
-                           key=f"{key}-{progress.iteration}", width="stretch")
+        fig = (figure(history) if figure is not None
+               else figures.convergence(history, x=x_axis, objective_label=spec.objective))
+        chart.plotly_chart(fig, key=f"{key}-{progress.iteration}", width="stretch")
         if stats.first_point_s is None:
             stats.first_point_s = now - stats.started
         stats.redraws += 1

@@ -7,8 +7,15 @@ under a non-widget key and restore it before they are drawn.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _PREFIX = "_kept_"
+_PAGE = "_kept_page_"
+
+
+def _page_id() -> str:
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "page_script_hash", "") if ctx is not None else ""
 
 
 def restore(key: str, default):
@@ -16,8 +23,12 @@ def restore(key: str, default):
 
     Returns the value the widget will show.
     """
-    if key not in st.session_state:
+    page = _page_id()
+    drawn_here = st.session_state.get(_PAGE + key) == page
+    if key not in st.session_state or (not drawn_here and _PREFIX + key in st.session_state):
+        # first time, or the widget was last drawn on another page: its state there is gone
         st.session_state[key] = st.session_state.get(_PREFIX + key, default)
+    st.session_state[_PAGE + key] = page
     return st.session_state[key]
 
 
@@ -49,7 +60,9 @@ def persistent(widget, key: str, default, *args, options=None, **kwargs):
     """
     if options is not None:
         kwargs["options"] = options
-        if kept(key, default) not in options:
+        value = kept(key, default)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(v not in options for v in values):
             st.session_state.pop(key, None)
             st.session_state.pop(_PREFIX + key, None)
     restore(key, default)

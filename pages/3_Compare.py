@@ -1,0 +1,118 @@
+"""Compare: several solvers on the same data, start and time budget."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import nmdcore
+from ui import controls, figures, layout, live
+from ui import data as uidata
+from ui.state import persistent
+
+layout.page("Compare", "Several solvers on the same data, the same start and the same budget. "
+                       "With several random starts: mean and best per solver (err(t) − min, as in the papers).")
+seed = layout.seed()
+data = layout.chosen_data()
+
+keys = [k for k in controls.solvers_for() if nmdcore.SOLVERS[k].iterative]
+if not keys:
+    layout.say_missing("An iterative ReLU-NMD solver")
+    st.stop()
+default = [k for k in ("ebcd", "nmd_3b", "nmd_tm", "a_nmd") if k in keys][:3] or keys[:2]
+left, right = st.columns([1, 2])
+with left:
+    chosen = persistent(st.multiselect, "compare_solvers", default, "Solvers", options=keys,
+                        format_func=controls.solver_label)
+    with st.form("compare_form"):
+        rank = controls.rank_slider(data.X.shape, key="rank")
+        run_cfg = controls.budgets("compare", max_iter=1000, time_limit=5.0)
+        starts = int(persistent(st.number_input, "compare_starts", 1, "Random starts per solver (k)",
+                                min_value=1, max_value=10,
+                                help="k > 1 runs each solver from k random starts (seeds seed … seed+k−1) "
+                                     "and draws the mean and the best."))
+        params = {}
+        for key in chosen:
+            with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
+                params[key] = controls.hyperparameters(key, prefix="compare")
+        submitted = st.form_submit_button("Run comparison", type="primary", key="compare_run", width="stretch")
+    st.button("Stop", key="compare_stop", width="stretch")
+with right:
+    x_axis = persistent(st.radio, "compare_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
+    minus_min = persistent(st.checkbox, "compare_minus_min", True, "Plot error − best error of all runs")
+    status, chart = st.empty(), st.empty()
+
+
+def label_of(run: dict) -> str:
+    name = nmdcore.SOLVERS[run["solver"]].label
+    return name if run["k"] == 1 else f"{name} #{run['start']}"
+
+
+def runs_figure(runs, current=None):
+    histories = {label_of(r): r["history"] for r in runs}
+    if current is not None:
+        histories[label_of(current)] = current["history"]
+    return figures.comparison(histories, x=x_axis, subtract_min=minus_min)
+
+
+if submitted and chosen:
+    refusal = max((uidata.memory_refusal(data.X.shape, k, data.X.dtype.itemsize, rank) or "" for k in chosen),
+                  key=len)
+    if refusal:
+        st.error(refusal)
+    else:
+        record = {"data_key": data.key, "rank": rank, "runs": [], "stopped": False, "k": starts,
+                  "run": run_cfg}
+        st.session_state["compare_record"] = record
+        init = "random" if starts > 1 else run_cfg["init"]
+        try:
+            for key in chosen:
+                for i in range(starts):
+                    this = {"solver": key, "start": i, "k": starts}
+                    st.session_state["compare_current"] = this
+
+                    def done(result, stopped, stats, this=this):
+                        this.update(history={k: np.asarray(v) for k, v in result.history.items()},
+                                    relu_error=result.relu_error, n_iter=result.n_iter,
+                                    stop_reason="stopped by you" if stopped else result.stop_reason)
+                        record["runs"].append(this)
+                        record["stopped"] = stopped
+
+                    live.run_live(data.X, rank, key, params=params[key], run=dict(run_cfg, init=init),
+                                  seed=seed + i, chart=chart, status=status, key=f"cmp-{key}-{i}", on_done=done,
+                                  figure=lambda h, this=this: runs_figure(record["runs"], dict(this, history=h)),
+                                  label=f"{nmdcore.SOLVERS[key].label} (start {i + 1}/{starts})")
+        except nmdcore.NMDError as exc:
+            st.error(str(exc))
+
+record = st.session_state.get("compare_record")
+if not record or record["data_key"] != data.key or not record["runs"]:
+    status.info("Choose solvers and press **Run comparison**.")
+    st.stop()
+
+runs = record["runs"]
+state = "stopped by you" if record["stopped"] else "finished"
+status.success(f"{state}: {len(runs)} run(s) at r = {record['rank']}.")
+by_solver: dict = {}
+for r in runs:
+    by_solver.setdefault(nmdcore.SOLVERS[r["solver"]].label, []).append(r)
+if record["k"] > 1:
+    grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()})
+    chart.plotly_chart(figures.bands(grid, curves, floor), key="compare-bands", width="stretch")
+    with right:
+        st.plotly_chart(runs_figure(runs), key="compare-all", width="stretch")
+else:
+    chart.plotly_chart(runs_figure(runs), key="compare-final", width="stretch")
+
+rows = []
+for label, rs in by_solver.items():
+    errors = np.array([r["relu_error"] for r in rs])
+    rows.append({"solver": label, "runs": len(rs), "best ReLU error": errors.min(),
+                 "mean ReLU error": errors.mean(),
+                 "iterations (mean)": float(np.mean([r["n_iter"] for r in rs])),
+                 "time per run (s)": float(np.mean([r["history"]["time"][-1] for r in rs])),
+                 "stop": ", ".join(sorted({r["stop_reason"] for r in rs}))})
+st.subheader("Summary")
+table = pd.DataFrame(rows).sort_values("best ReLU error")
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.5f")
+                            for c in ("best ReLU error", "mean ReLU error")})
+st.session_state["compare_table"] = table

@@ -1,0 +1,57 @@
+"""Every page of the app loads under AppTest with no exception; the Learn page's stories."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.layout import PAGES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def open_page(path: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    assert not at.exception, at.exception
+    if path != "app.py":
+        at.switch_page(path).run()
+    return at
+
+
+@pytest.mark.parametrize("path", [p for p, _, _ in PAGES if (REPO / p).exists()])
+def test_page_loads_without_exception(path):
+    at = open_page(path)
+    assert not at.exception, at.exception
+    assert at.title, "every page has a title"
+
+
+def test_seed_persists_across_pages():
+    at = open_page("pages/1_Learn.py")
+    at.sidebar.number_input(key="seed").set_value(7).run()
+    at.switch_page("pages/2_Explore.py").run()
+    assert at.sidebar.number_input(key="seed").value == 7
+    at.sidebar.selectbox(key="dataset").set_value("digits").run()
+    at.switch_page("pages/1_Learn.py").run()
+    at.switch_page("pages/3_Compare.py").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="dataset").value == "digits"
+    assert at.sidebar.number_input(key="seed").value == 7
+
+
+def test_learn_example_is_rank_5_from_rank_2():
+    at = open_page("pages/1_Learn.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["rank Θ"] == "2" and metrics["rank M"] == "5"
+
+
+def test_learn_rank_slider_moves_errors():
+    at = open_page("pages/1_Learn.py")
+    before = {m.label: m.value for m in at.metric}
+    at.slider(key="learn_rank").set_value(4).run()
+    assert not at.exception, at.exception
+    after = {m.label: m.value for m in at.metric}
+    assert after["rank of Θ"] == "4"
+    assert float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"]) < float(before["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
+    # the planted rank is 4: the ReLU-NMD fits X almost exactly there, far better than TSVD
+    assert float(after["ReLU-NMD error"]) < 0.05 < float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
