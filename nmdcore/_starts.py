@@ -61,3 +61,13 @@ def random_factors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 def factor_start(problem: Problem, init) -> tuple[np.ndarray, np.ndarray]:
     """``(W0, H0)`` for ``init`` = "tsvd" or "random"."""
     return tsvd_factors(problem) if init == "tsvd" else random_factors(problem)
+
+
+def balanced_tsvd_factors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """``W0 = U_r Σ_r^{1/2}``, ``H0 = Σ_r^{1/2} V_rᵀ`` of X: the TSVD split evenly between the factors."""
+    W, H = tsvd_factors(problem)
+    root = np.sqrt(np.sqrt(np.einsum("ij,ij->i", H, H, dtype=np.float64)))  # √σ_k, σ_k = ‖H[k, :]‖
+    inverse = np.divide(1.0, root, out=np.zeros_like(root), where=root > 0)
+    W *= root.astype(W.dtype)
+    H *= inverse.astype(H.dtype)[:, None]
+    return W, H

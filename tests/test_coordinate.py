@@ -1,0 +1,177 @@
+"""CD-NMD: the exact one-dimensional solver, monotonicity, recovery, reproducibility, dtype."""
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+import nmdcore
+from nmdcore import InitError
+from nmdcore.solvers import coordinate
+from nmdcore.solvers.coordinate import exact_coordinate_minimisers
+
+
+def phi(a, b, c, x):
+    """φ(x) = Σ_i (c_i − max(0, a_i x + b_i))² for one problem."""
+    return float(np.sum((c - np.maximum(0.0, a * x + b)) ** 2))
+
+
+def brute_force_minimum(a, b, c):
+    """Minimum of φ over a fine grid on every piece between breakpoints, refined locally.
+
+    φ is one quadratic between consecutive breakpoints, so on each piece the best grid point
+    brackets that piece's minimiser; a bounded scalar search around it gives the piece's
+    minimum to rounding accuracy, and the smallest of these is returned.
+    """
+    nonzero = a != 0
+    knots = np.unique(-b[nonzero] / a[nonzero])
+    if knots.size == 0:
+        return phi(a, b, c, 0.0)
+    # every vertex of the pieces lies within this distance of the origin
+    reach = 2.0 * (1.0 + np.max(np.abs(knots))
+                   + np.sum(np.abs(a) * np.abs(b - c)) / np.min(a[nonzero] ** 2))
+    edges = np.concatenate(([knots[0] - reach], knots, [knots[-1] + reach]))
+    best = np.inf
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        grid = np.linspace(lo, hi, 1001)
+        values = np.sum((c[:, None] - np.maximum(0.0, a[:, None] * grid + b[:, None])) ** 2, axis=0)
+        i = int(np.argmin(values))
+        local = minimize_scalar(lambda x: phi(a, b, c, x), method="bounded",
+                                bounds=(grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]),
+                                options={"xatol": 1e-14})
+        best = min(best, values[i], local.fun)
+    return best
+
+
+def random_problems(seed, q=6):
+    rng = np.random.default_rng(seed)
+    p = int(rng.integers(1, 12))
+    a = rng.standard_normal(p) * rng.choice([0.1, 1.0, 10.0], p)
+    a[rng.random(p) < 0.25] = 0.0            # entries that do not depend on x
+    B = rng.standard_normal((q, p)) * 2
+    C = np.maximum(0.0, rng.standard_normal((q, p)) + rng.choice([0.0, 3.0]))
+    return a, B, C, rng.standard_normal(q)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_one_dimensional_solver_matches_brute_force(seed):
+    a, B, C, current = random_problems(seed)
+    x = exact_coordinate_minimisers(a, B, C, current)
+    for j in range(B.shape[0]):
+        found = phi(a, B[j], C[j], x[j])
+        reference = brute_force_minimum(a, B[j], C[j])
+        scale = 1.0 + np.sum(C[j] ** 2)
+        assert found <= reference + 1e-12 * scale       # never worse than the brute force
+        assert found >= reference - 1e-9 * scale        # and the brute force is not far off
+
+
+def test_minimiser_right_of_the_last_breakpoint():
+    # Breakpoints at 1, 0, -1; on [1, inf) all entries are active and the vertex lies at
+    # Σ a(c − b) / Σ a² = 53.25 / 5.25, far right of the last breakpoint. A solver that only
+    # tests the last breakpoint on the unbounded interval returns 1 here.
+    a = np.array([1.0, 2.0, 0.5])
+    b = np.array([-1.0, 0.0, 0.5])
+    c = np.array([10.0, 20.0, 5.0])
+    x = exact_coordinate_minimisers(a, b[None], c[None], np.zeros(1))[0]
+    assert x == pytest.approx(53.25 / 5.25, rel=1e-12)
+    assert phi(a, b, c, x) < phi(a, b, c, 1.0) - 1.0
+
+
+def test_minimiser_left_of_the_first_breakpoint():
+    # The mirror image: all a_i < 0, so the entries are active far to the left.
+    a = -np.array([1.0, 2.0, 0.5])
+    b = np.array([-1.0, 0.0, 0.5])
+    c = np.array([10.0, 20.0, 5.0])
+    x = exact_coordinate_minimisers(a, b[None], c[None], np.zeros(1))[0]
+    assert x == pytest.approx(-53.25 / 5.25, rel=1e-12)
+
+
+def test_constant_objective_keeps_the_current_value():
+    a = np.zeros(4)
+    B, C = np.ones((2, 4)), np.ones((2, 4))
+    current = np.array([0.3, -2.0])
+    assert np.array_equal(exact_coordinate_minimisers(a, B, C, current), current)
+
+
+@pytest.fixture
+def planted():
+    rng = np.random.default_rng(7)
+    return np.maximum(0, rng.standard_normal((40, 3)) @ rng.standard_normal((3, 30)))
+
+
+@pytest.fixture
+def sparse_data():
+    rng = np.random.default_rng(1)
+    return np.where(rng.random((35, 45)) < 0.3, 0.1 + 0.9 * rng.random((35, 45)), 0.0)
+
+
+@pytest.mark.parametrize("init", ["tsvd", "random"])
+def test_objective_never_increases(sparse_data, init):
+    res = nmdcore.decompose(sparse_data, 4, solver="cd", init=init, max_iter=40, tol=0,
+                            tol_stall=0, random_state=3)
+    h = res.history["objective"]
+    assert len(h) == 41 and res.stop_reason == "max_iter"
+    assert np.all(np.diff(h) <= 1e-12 * h[:-1])
+    assert h[-1] < 0.9 * h[0]
+    assert np.array_equal(h, res.history["relu_error"])
+    assert res.relu_error == pytest.approx(h.min(), rel=1e-12)
+
+
+def test_recovers_a_planted_relu_low_rank_matrix(planted):
+    res = nmdcore.decompose(planted, 3, solver="cd", max_iter=600, random_state=0)
+    assert res.stop_reason == "tol"
+    assert res.relu_error < 1e-4
+    assert np.linalg.matrix_rank(res.theta, tol=1e-8 * np.abs(res.theta).max()) <= 3
+    assert np.allclose(res.factors["W"] @ res.factors["H"], res.theta, atol=1e-10)
+
+
+def test_same_random_state_same_history(sparse_data):
+    kwargs = dict(solver="cd", init="random", max_iter=8, tol=0, tol_stall=0)
+    first = nmdcore.decompose(sparse_data, 3, random_state=11, **kwargs)
+    second = nmdcore.decompose(sparse_data, 3, random_state=11, **kwargs)
+    other = nmdcore.decompose(sparse_data, 3, random_state=12, **kwargs)
+    assert np.array_equal(first.history["objective"], second.history["objective"])
+    assert np.array_equal(first.theta, second.theta)
+    assert not np.array_equal(first.history["objective"], other.history["objective"])
+
+
+def test_block_size_does_not_change_the_result(sparse_data, monkeypatch):
+    kwargs = dict(solver="cd", max_iter=5, tol=0, tol_stall=0)
+    whole = nmdcore.decompose(sparse_data, 3, **kwargs)
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 100)  # 2-3 columns per block
+    blocked = nmdcore.decompose(sparse_data, 3, **kwargs)
+    assert np.allclose(blocked.history["objective"], whole.history["objective"], rtol=1e-12, atol=0)
+
+
+def test_starts_are_optimally_scaled(sparse_data):
+    for init in ("tsvd", "random"):
+        res = nmdcore.decompose(sparse_data, 3, solver="cd", init=init, max_iter=0, random_state=0)
+        W, H = res.factors["W"], res.factors["H"]
+        start_error = res.history["relu_error"][0]
+        assert np.allclose(W @ H, res.theta)
+        for s in (0.99, 1.01):  # s = 1 minimises ‖X − max(0, sΘ0)‖ over s
+            scaled = np.linalg.norm(sparse_data - np.maximum(0, s * res.theta)) / np.linalg.norm(sparse_data)
+            assert scaled > start_error
+    # the TSVD split is balanced: equal column norms of W and row norms of H, up to the scale
+    res = nmdcore.decompose(sparse_data, 3, solver="cd", init="tsvd", max_iter=0)
+    ratio = np.linalg.norm(res.factors["W"], axis=0) / np.linalg.norm(res.factors["H"], axis=1)
+    assert np.allclose(ratio, ratio[0])
+
+
+def test_explicit_start_is_used_as_given(sparse_data):
+    rng = np.random.default_rng(0)
+    W0, H0 = rng.random((35, 2)), rng.random((2, 45))
+    res = nmdcore.decompose(sparse_data, 2, solver="cd", init={"W": W0, "H": H0}, max_iter=0)
+    expected = np.linalg.norm(sparse_data - np.maximum(0, W0 @ H0)) / np.linalg.norm(sparse_data)
+    assert res.history["objective"][0] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(InitError):
+        nmdcore.decompose(sparse_data, 2, solver="cd", init={"W": W0, "H": H0[:, :10]})
+    with pytest.raises(InitError):
+        nmdcore.decompose(sparse_data, 2, solver="cd", init={"W": W0})
+
+
+def test_float32_stays_float32(sparse_data):
+    kwargs = dict(solver="cd", max_iter=10, tol=0, tol_stall=0)
+    single = nmdcore.decompose(sparse_data.astype(np.float32), 3, **kwargs)
+    double = nmdcore.decompose(sparse_data, 3, **kwargs)
+    assert single.theta.dtype == np.float32
+    assert single.factors["W"].dtype == single.factors["H"].dtype == np.float32
+    assert np.allclose(single.history["objective"], double.history["objective"], rtol=1e-4)
