@@ -270,6 +270,22 @@ def test_unusable_matrices_raise_specific_errors(matrix, error, text):
         from_files([("m.npy", npy_bytes(matrix))])
 
 
+def test_a_float_image_with_negative_pixels_is_skipped_unless_repaired():
+    signed = np.linspace(-1.0, 1.0, 120, dtype=np.float32).reshape(12, 10)
+    files = [("a.png", encode(gray(1), "PNG")), ("b.png", encode(gray(2), "PNG")),
+             ("signed.tif", encode(signed, "TIFF"))]
+    ds = from_files(files)
+    assert ds.X.shape == (120, 2) and "60 negative pixels" in dict(ds.skipped)["signed.tif"]
+    clipped = from_files(files, repair="clip")
+    assert clipped.X.shape == (120, 3) and clipped.X.min() == 0
+
+
+def test_square_symmetric_upload_is_marked_symmetric():
+    S = A + A.T
+    assert from_files([("s.npy", npy_bytes(S))]).kind == "symmetric"
+    assert from_files([("a.npy", npy_bytes(A))]).kind == "sparse_matrix"
+
+
 def test_pickled_objects_are_never_loaded():
     obj = np.array([{"a": 1}, None], dtype=object)
     with pytest.raises(DatasetError, match="no pickle"):
@@ -282,6 +298,7 @@ def test_pickled_objects_are_never_loaded():
 
 @pytest.mark.parametrize("filename, content, text", [
     ("m.npy", b"", "empty"),
+    ("m.npy", b"just some text", "not a NumPy .npy file"),
     ("m.npy", npy_bytes(A)[:70], "corrupt|cannot be read"),
     ("m.npz", b"PK\x03\x04 broken", "corrupt|cannot be read"),
     ("m.npz", dense_npz(a=A, b=A), "several arrays"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -85,7 +86,9 @@ def _fetch_olivetti(data_home=None, download=True):
     from sklearn.datasets import fetch_olivetti_faces
 
     try:
-        bunch = fetch_olivetti_faces(data_home=data_home, download_if_missing=bool(download))
+        with warnings.catch_warnings():  # its "Retry downloading" notes: the error below says it all
+            warnings.filterwarnings("ignore", message="Retry downloading", category=UserWarning)
+            bunch = fetch_olivetti_faces(data_home=data_home, download_if_missing=bool(download))
     except Exception as exc:  # no network, no cache, a proxy page instead of the file...
         reason = " ".join(str(exc).split())[:120] or type(exc).__name__
         raise DatasetError(

@@ -207,7 +207,9 @@ def _read_matrix(filename: str, data: bytes, max_entries: int) -> np.ndarray:
         raise type(exc)(f"{filename} {exc}") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DatasetError(f"{filename} holds Python objects, which are never loaded (no pickle)") from None
+            if data[:6] == b"\x93NUMPY" or data[:2] == b"PK":
+                raise DatasetError(f"{filename} holds Python objects, which are never loaded (no pickle)") from None
+            raise DatasetError(f"{filename} is not a NumPy {ext} file") from None
         raise DatasetError(f"{filename} cannot be read as a matrix ({_one_line(exc)})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, IndexError, TypeError) as exc:
         raise DatasetError(f"{filename} is corrupt or truncated ({_one_line(exc)})") from None
@@ -367,8 +369,9 @@ def _matrix_upload(items, matrices, skipped, image_shape, repair, max_entries, d
     for name, _ in others:
         skipped.append((name, "not used: the upload holds a matrix file"))
     name, A = chosen
+    symmetric = A.shape[0] == A.shape[1] and np.array_equal(A, A.T)
     return Dataset(X=A, name="upload", skipped=skipped, title=os.path.basename(name),
-                   kind="sparse_matrix", source=f"uploaded file {name}", licence="the uploader's",
+                   kind="symmetric" if symmetric else "sparse_matrix", source=f"uploaded file {name}", licence="the uploader's",
                    meta={"files": [name], "repair": repair})
 
 
@@ -380,7 +383,11 @@ def _image_upload(items, skipped, image_shape, repair, max_entries, dtype) -> Da
             skipped.append((name, "empty file (0 bytes)"))
             continue
         try:
-            images.append((name, _decode_image(data, max_entries)))
+            image = _decode_image(data, max_entries)
+            negative = int(np.count_nonzero(image < 0))
+            if negative and repair is None:
+                raise _Skip(f"has {negative} negative pixels; choose a repair: clip at zero, shift or absolute value")
+            images.append((name, image))
         except _Skip as why:
             reason = str(why)
             if ext not in IMAGE_EXTENSIONS and reason.startswith("not an image"):
