@@ -53,9 +53,11 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
     nonzero = np.flatnonzero(a)
     if nonzero.size == 0:  # φ is constant: nothing to improve
         return current.copy()
-    a = np.asarray(a, dtype=np.float64)[nonzero]
-    B = np.asarray(B, dtype=np.float64)[:, nonzero]
-    C = np.asarray(C, dtype=np.float64)[:, nonzero]
+    a = np.asarray(a, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    C = np.asarray(C, dtype=np.float64)
+    if nonzero.size < a.size:  # entries with a_i = 0 add a constant to φ: leave them out
+        a, B, C = a[nonzero], B[:, nonzero], C[:, nonzero]
     q, K = B.shape
 
     # Entry i is active (a_i x + b_i > 0) left of its breakpoint when a_i < 0, right of it
@@ -68,8 +70,9 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
     linear = (B - C) * (2.0 * sign * a)
     constant = (B * sign) * (B - 2.0 * C)
 
-    # Coefficients on interval l = [t_(l), t_(l+1)] (t_(0) = -inf, t_(K+1) = +inf), l = 0..K.
-    # On (-inf, t_(1)] exactly the entries with a_i < 0 are active: minus their toggles.
+    # Coefficients on interval l = [t_(l), t_(l+1)] (t_(0) = -inf, t_(K+1) = +inf), l = 0..K:
+    # column 0 holds those of (-inf, t_(1)], where exactly the entries with a_i < 0 are active
+    # (minus their toggles); a running sum along the sorted toggles gives the others.
     negative = (a < 0).astype(np.float64)
     Q2 = np.empty((q, K + 1))
     Q1 = np.empty((q, K + 1))
@@ -79,23 +82,24 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
     Q1[:, 0] = -(linear @ negative)
     Q0[:, 0] = -(constant @ negative)
     count[:, 0] = np.count_nonzero(negative)
-    np.cumsum((sign * a * a)[order], axis=1, out=Q2[:, 1:])
-    np.cumsum(np.take(linear, flat_order), axis=1, out=Q1[:, 1:])
-    np.cumsum(np.take(constant, flat_order), axis=1, out=Q0[:, 1:])
-    np.cumsum(sign[order], axis=1, out=count[:, 1:])
+    np.take(sign * a * a, order, out=Q2[:, 1:])
+    np.take(linear, flat_order, out=Q1[:, 1:])
+    np.take(constant, flat_order, out=Q0[:, 1:])
+    np.take(sign, order, out=count[:, 1:])
     for Q in (Q2, Q1, Q0, count):
-        Q[:, 1:] += Q[:, :1]
+        np.cumsum(Q, axis=1, out=Q)
 
-    # Candidate of each interval: the clipped vertex; with no active entry φ is constant
-    # there and the finite endpoint is taken.
-    t = np.take(breaks, flat_order)
-    lower = np.concatenate((np.full((q, 1), -np.inf), t), axis=1)
-    upper = np.concatenate((t, np.full((q, 1), np.inf)), axis=1)
+    # Candidate of each interval: its vertex clipped to the interval; with no active entry φ
+    # is constant there and the finite endpoint is taken (an infinite "vertex" of the right
+    # sign is clipped onto it).
     active = count > 0
-    x = np.divide(Q1, -2.0 * Q2, out=np.zeros_like(Q1), where=active)
-    np.clip(x, lower, upper, out=x)
-    x[:, 0] = np.where(active[:, 0], x[:, 0], upper[:, 0])
-    x[:, 1:] = np.where(active[:, 1:], x[:, 1:], lower[:, 1:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = Q1 / (-2.0 * Q2)
+    x[:, 1:] = np.where(active[:, 1:], x[:, 1:], -np.inf)
+    x[:, 0] = np.where(active[:, 0], x[:, 0], np.inf)
+    t = np.take(breaks, flat_order)
+    np.maximum(x[:, 1:], t, out=x[:, 1:])
+    np.minimum(x[:, :-1], t, out=x[:, :-1])
     value = np.where(active, (Q2 * x + Q1) * x + Q0, Q0)
     best = x[np.arange(q), np.argmin(value, axis=1)]
 

@@ -25,7 +25,7 @@ N_SINGULAR_VALUES = 5
 _SINGULAR_VALUE_NAMES = tuple(f"sv_{side}_{i}" for side in "UV" for i in range(1, N_SINGULAR_VALUES + 1))
 
 #: Below this min(m, n) the largest singular value of X comes from a dense SVD, above it from Lanczos.
-_DENSE_SPECTRAL_NORM = 400
+_DENSE_SPECTRAL_NORM = 100
 
 
 def spectral_norm(X: np.ndarray, rng: np.random.Generator) -> float:
