@@ -223,10 +223,23 @@ _BATCH_ENTRIES = 2_000_000
 def _solve_passive(C, B, X, Y, F, cols) -> None:
     """For the columns ``cols``: X_F = C_FF⁻¹ B_F, X_G = 0 and Y = C X − B with Y_F = 0.
 
-    Each column's system is embedded in an r×r one, ``[C_FF 0; 0 I] x = [b_F; 0]``, and all of
-    them are solved in batches by one LAPACK call (no Python loop over passive-set patterns).
+    Columns sharing a passive set share one Cholesky solve when there are few distinct
+    sets; otherwise each column's system is embedded in an r×r one,
+    ``[C_FF 0; 0 I] x = [b_F; 0]``, and all are solved in batches by one LAPACK call.
     """
     r = C.shape[0]
+    patterns, groups = np.unique(F[:, cols].T, axis=0, return_inverse=True)
+    if len(patterns) <= max(4, cols.size // 64):
+        groups = groups.ravel()
+        for g, pattern in enumerate(patterns):
+            idx = cols[groups == g]
+            x = np.zeros((r, idx.size))
+            if pattern.any():
+                Cff = C[np.ix_(pattern, pattern)]
+                x[pattern] = sla.cho_solve(sla.cho_factor(Cff, check_finite=False), B[pattern][:, idx],
+                                           check_finite=False)
+            _store(C, B, X, Y, F, idx, x)
+        return
     step = max(1, _BATCH_ENTRIES // (r * r))
     diag = np.arange(r)
     for start in range(0, cols.size, step):
@@ -235,11 +248,14 @@ def _solve_passive(C, B, X, Y, F, cols) -> None:
         system = np.where(Fc[:, :, None] & Fc[:, None, :], C, 0.0)
         system[:, diag, diag] += ~Fc
         rhs = np.where(Fc, B[:, idx].T, 0.0)
-        x = np.linalg.solve(system, rhs[:, :, None])[:, :, 0].T
-        X[:, idx] = x
-        y = C @ x - B[:, idx]
-        y[F[:, idx]] = 0.0
-        Y[:, idx] = y
+        _store(C, B, X, Y, F, idx, np.linalg.solve(system, rhs[:, :, None])[:, :, 0].T)
+
+
+def _store(C, B, X, Y, F, idx, x) -> None:
+    X[:, idx] = x
+    y = C @ x - B[:, idx]
+    y[F[:, idx]] = 0.0
+    Y[:, idx] = y
 
 
 def nnls_bpp(C: np.ndarray, B: np.ndarray, passive: np.ndarray | None = None,
