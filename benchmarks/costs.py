@@ -1,0 +1,238 @@
+"""What one iteration of each solver must compute, and the time floor that work implies.
+
+This module is the one table of per-iteration work (ALGORITHMS.md §16). A solver's
+*bound* is the median time of the GEMMs its iteration must do, measured with
+``np.matmul`` on the same shapes and dtype in the same run, plus one pass over the
+m×n data (``np.copyto`` into a buffer). Each GEMM is timed in both layouts (``A @ B``
+and ``(Bᵀ @ Aᵀ)ᵀ``, which OpenBLAS can run at very different speeds) and the faster
+one counts: the bound is a floor, not a model of any implementation.
+"""
+from __future__ import annotations
+
+import inspect
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Power steps per iteration of the latent solvers' warm-started randomized TSVD (after the
+#: first, cold call): each is ``S ← orth(Z (Zᵀ S))``, followed by the Rayleigh–Ritz product ``Sᵀ Z``.
+RANDOMIZED_WARM_POWER_STEPS = 1
+
+
+def _randomized_oversampling() -> int:
+    """Extra subspace columns of ``nmdcore._linalg.randomized_tsvd`` (its default), 10 if it has none."""
+    try:
+        from nmdcore._linalg import randomized_tsvd
+        return int(inspect.signature(randomized_tsvd).parameters["n_oversamples"].default)
+    except (ImportError, KeyError, TypeError, ValueError):
+        return 10
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """``left @ right`` (operands named in :attr:`IterationWork.operands`), done ``count`` times."""
+
+    left: str
+    right: str
+    left_t: bool = False
+    right_t: bool = False
+    count: int = 1
+
+    def label(self) -> str:
+        return f"{self.left}{'.T' if self.left_t else ''} @ {self.right}{'.T' if self.right_t else ''}"
+
+    def dims(self, operands: dict) -> tuple[int, int, int]:
+        """``(M, K, N)`` of the product (M×K times K×N)."""
+        a, b = operands[self.left], operands[self.right]
+        a = a[::-1] if self.left_t else a
+        b = b[::-1] if self.right_t else b
+        if a[1] != b[0]:
+            raise ValueError(f"{self.label()}: inner dimensions {a} and {b} differ")
+        return a[0], a[1], b[1]
+
+    def flops(self, operands: dict) -> float:
+        M, K, N = self.dims(operands)
+        return 2.0 * M * K * N * self.count
+
+
+@dataclass(frozen=True)
+class ArgSort:
+    """``np.argsort`` of the m×n array ``operand`` along ``axis``, done ``count`` times (CD's sweeps)."""
+
+    operand: str
+    axis: int
+    count: int = 1
+
+    def label(self) -> str:
+        return f"argsort({self.operand}, axis={self.axis})"
+
+
+@dataclass(frozen=True)
+class IterationWork:
+    """The unavoidable kernels of one iteration.
+
+    Attributes
+    ----------
+    operands : tuple of (name, shape)
+    kernels : tuple of Gemm or ArgSort
+    note : str
+        What the table counts and what it leaves out.
+    """
+
+    operands: tuple
+    kernels: tuple
+    note: str = ""
+
+    @property
+    def shapes(self) -> dict:
+        return dict(self.operands)
+
+    def gemm_flops(self) -> float:
+        return sum(k.flops(self.shapes) for k in self.kernels if isinstance(k, Gemm))
+
+
+def _three_block(m, n, r, params):
+    ops = (("Z", (m, n)), ("W", (m, r)), ("H", (r, n)))
+    return IterationWork(ops, (Gemm("Z", "H", right_t=True), Gemm("W", "Z", left_t=True), Gemm("W", "H")),
+                         "Z Hᵀ, Wᵀ Z and W H: 6mnr flops; r×r solves and elementwise passes not counted")
+
+
+def _factorization(m, n, r, params):
+    ops = (("R", (m, n)), ("U", (m, r)), ("V", (n, r)))
+    return IterationWork(ops, (Gemm("U", "V", right_t=True), Gemm("R", "V"), Gemm("R", "U", left_t=True)),
+                         "U Vᵀ, R V and Rᵀ U: 6mnr flops")
+
+
+def _latent_exact(m, n, r):
+    if m >= n:
+        ops = (("Z", (m, n)), ("V", (n, r)), ("W", (m, r)), ("H", (r, n)))
+        gemms = (Gemm("Z", "Z", left_t=True), Gemm("Z", "V"), Gemm("W", "H"))
+    else:
+        ops = (("Z", (m, n)), ("U", (m, r)), ("W", (m, r)), ("H", (r, n)))
+        gemms = (Gemm("Z", "Z", right_t=True), Gemm("U", "Z", left_t=True), Gemm("W", "H"))
+    return IterationWork(ops, gemms, "Gram 2mn·p of the smaller side, one back-product and Θ = W H; "
+                                     "the p×p eigensolver is not counted")
+
+
+def _latent_randomized(m, n, r, params):
+    width = min(r + _randomized_oversampling(), m, n)
+    q = RANDOMIZED_WARM_POWER_STEPS
+    ops = (("Z", (m, n)), ("S", (m, width)), ("P", (n, width)), ("W", (m, r)), ("H", (r, n)))
+    gemms = (Gemm("Z", "S", left_t=True, count=q), Gemm("Z", "P", count=q), Gemm("S", "Z", left_t=True),
+             Gemm("W", "H"))
+    return IterationWork(ops, gemms,
+                         f"warm-started subspace iteration on l = {width} columns, {q} power step(s) "
+                         "(Zᵀ S, Z P) + Rayleigh–Ritz Sᵀ Z + Θ = W H; QR and the l×n SVD not counted")
+
+
+def _latent(m, n, r, params):
+    if params.get("tsvd", "exact") == "randomized":
+        return _latent_randomized(m, n, r, params)
+    return _latent_exact(m, n, r)
+
+
+def _coordinate(m, n, r, params):
+    ops = (("T", (m, n)), ("a", (m, 1)), ("h", (1, n)))
+    return IterationWork(ops, (ArgSort("T", 0, count=r), ArgSort("T", 1, count=r), Gemm("a", "h", count=2 * r)),
+                         "per coordinate: sort the breakpoints of every column (H-sweep) or row (W-sweep) "
+                         "and a rank-one update of Θ")
+
+
+#: Per-iteration work by solver family; families not listed (baseline, symmetric) are not
+#: benchmarked on rectangular data.
+WORK_BY_FAMILY = {
+    "three_block": _three_block,
+    "latent": _latent,
+    "coordinate": _coordinate,
+    "factorization": _factorization,
+}
+
+#: Dense m×n arrays of a straightforward NumPy implementation (ALGORITHMS.md §16).
+STRAIGHTFORWARD_ARRAYS = {"naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
+                          "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3}
+
+#: Issue 6 target: at most this many dense m×n arrays held (plus the index sets of X).
+ARRAY_TARGETS = {"ebcd": 3, "nmd_3b": 3}
+
+
+def iteration_work(spec, params: dict, m: int, n: int, r: int) -> IterationWork | None:
+    """The kernels one iteration of ``spec`` must run on an m×n problem of rank r (None: not tabled)."""
+    make = WORK_BY_FAMILY.get(spec.family)
+    return None if make is None else make(m, n, r, params)
+
+
+def target_ratio(spec, params: dict, r: int) -> float | None:
+    """Issue 6 target for (iteration time) / (bound), or None where it sets none."""
+    if spec.family == "three_block" and r in (32, 64):
+        return 1.2
+    if spec.family == "latent" and params.get("tsvd") == "randomized":
+        return 1.5
+    return None
+
+
+def _median_time(fn, repeats: int, warm_up: bool = True) -> float:
+    if warm_up:  # page faults of fresh buffers, thread start
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, seed: int = 0,
+                  give_up_s: float = float("inf")) -> dict:
+    """Time the kernels of ``work`` on random operands of ``dtype``; return the bound and its parts.
+
+    Parameters
+    ----------
+    give_up_s : float
+        Stop measuring once the kernels timed so far add up to more than this; the result
+        then has ``complete=False`` and ``bound_s`` is a lower bound of the true bound.
+
+    Returns
+    -------
+    dict
+        ``bound_s`` (sum of kernel medians × counts + one m×n pass), ``pass_s``,
+        ``complete`` and ``kernels``: one entry per kernel with its label, dims, count,
+        median seconds of each layout tried, the faster one and its GFLOP/s.
+    """
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    arrays = {name: rng.standard_normal(shape).astype(dtype) for name, shape in work.operands}
+    parts = []
+    total = 0.0
+    for kernel in work.kernels:
+        if isinstance(kernel, Gemm):
+            a = arrays[kernel.left].T if kernel.left_t else arrays[kernel.left]
+            b = arrays[kernel.right].T if kernel.right_t else arrays[kernel.right]
+            out = np.empty((a.shape[0], b.shape[1]), dtype)
+            out_t = np.empty((b.shape[1], a.shape[0]), dtype)
+            direct = _median_time(lambda: np.matmul(a, b, out=out), repeats)
+            flipped = _median_time(lambda: np.matmul(b.T, a.T, out=out_t), repeats)
+            best = min(direct, flipped)
+            del out, out_t
+            flops = kernel.flops(work.shapes) / kernel.count
+            parts.append({"kernel": kernel.label(), "dims": list(kernel.dims(work.shapes)), "count": kernel.count,
+                          "direct_s": direct, "transposed_s": flipped, "median_s": best,
+                          "gflops": flops / best / 1e9 if best > 0 else None})
+        else:
+            src = arrays[kernel.operand]
+            # about a second per call at MNIST scale: one timed call, no warm-up
+            best = _median_time(lambda: np.argsort(src, axis=kernel.axis), 1, warm_up=False)
+            parts.append({"kernel": kernel.label(), "dims": list(src.shape), "count": kernel.count,
+                          "median_s": best})
+        total += best * kernel.count
+        if total > give_up_s:
+            return {"bound_s": total, "pass_s": None, "kernels": parts, "complete": False,
+                    "gemm_gflop": work.gemm_flops() / 1e9, "note": work.note}
+    src = next((a for a in arrays.values() if a.shape == (m, n)), None)
+    if src is None:
+        src = rng.standard_normal((m, n)).astype(dtype)
+    buf = np.empty_like(src)
+    pass_s = _median_time(lambda: np.copyto(buf, src), repeats)
+    return {"bound_s": total + pass_s, "pass_s": pass_s, "kernels": parts, "complete": True,
+            "gemm_gflop": work.gemm_flops() / 1e9, "note": work.note}

@@ -1,0 +1,93 @@
+"""Peak memory of each solver (tracemalloc, which numpy reports its buffers to), in units of one m×n array.
+
+Two figures per run:
+
+* ``peak_arrays``: the traced peak of the whole :func:`nmdcore.decompose` call, transients
+  included, divided by the bytes of one m×n array of the working dtype (the caller's X is
+  allocated before tracing starts, so it is not counted; decompose's own copy of X is);
+* ``held_dense``: the m×n arrays alive after the first iteration (taken from a tracemalloc
+  snapshot in the callback), i.e. the arrays the solver holds between iterations. Other large
+  live blocks (index sets of X, masks) are summed in ``held_other_arrays``, and
+  ``held_blocks`` says which line of nmdcore allocated each.
+"""
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from pathlib import Path
+
+from ._common import call_solver, each_configuration, log
+from .costs import ARRAY_TARGETS, STRAIGHTFORWARD_ARRAYS
+
+KEY_FIELDS = ("data", "m", "n", "dtype", "rank", "variant")
+CSV_FIELDS = ("data", "m", "n", "dtype", "rank", "variant", "status", "peak_mb", "peak_arrays", "held_dense",
+              "held_other_arrays", "straightforward_arrays", "target_dense", "meets_target", "start", "run_id")
+
+#: Live blocks smaller than this fraction of one m×n array are ignored in the breakdown.
+SMALL_FRACTION = 1 / 16
+TRACE_FRAMES = 12
+
+
+def _origin(traceback) -> str:
+    """Most recent frame inside nmdcore (else the most recent one), as ``module/file.py:line``."""
+    frames = list(traceback)
+    chosen = next((f for f in reversed(frames) if "nmdcore" in Path(f.filename).parts), frames[-1])
+    path = Path(chosen.filename)
+    return f"{path.parent.name}/{path.name}:{chosen.lineno}"
+
+
+def _held_blocks(mn_bytes: int) -> list[dict]:
+    snapshot = tracemalloc.take_snapshot()
+    blocks = {}
+    for trace in snapshot.traces:
+        if trace.size < mn_bytes * SMALL_FRACTION:
+            continue
+        where = _origin(trace.traceback)
+        dense = trace.size == mn_bytes
+        entry = blocks.setdefault((where, dense), {"where": where, "dense": dense, "count": 0, "bytes": 0})
+        entry["count"] += 1
+        entry["bytes"] += trace.size
+    out = sorted(blocks.values(), key=lambda b: -b["bytes"])
+    for b in out:
+        b["arrays"] = round(b["bytes"] / mn_bytes, 3)
+    return out
+
+
+def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) -> list[dict]:
+    """Run each variant for ``max_iter`` iterations under tracemalloc; one record per run."""
+    records = []
+    for X, r, variant, init, rec in each_configuration(datasets, ranks, dtypes, variants, start=start,
+                                                       records=records, max_iter=max_iter, run_id=run_id):
+        if init is None:
+            continue
+        mn_bytes = X.size * X.dtype.itemsize
+        held = {}
+
+        def after_first_iteration(progress):
+            if progress.iteration == 1 and "blocks" not in held:
+                held["blocks"] = _held_blocks(mn_bytes)
+
+        gc.collect()
+        tracemalloc.start(TRACE_FRAMES)
+        try:
+            res = call_solver(X, r, variant, init, rec, "memory", max_iter=max_iter,
+                              callback=after_first_iteration)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        if res is None:
+            continue
+        del res
+        gc.collect()
+        blocks = held.get("blocks", [])
+        dense = sum(b["count"] for b in blocks if b["dense"])
+        other = sum(b["bytes"] for b in blocks if not b["dense"]) / mn_bytes
+        target = ARRAY_TARGETS.get(variant.spec.key)
+        rec.update(status="ok" if blocks else "error: no iteration completed", peak_bytes=peak,
+                   peak_mb=round(peak / 2**20, 1), peak_arrays=round(peak / mn_bytes, 2), held_dense=dense,
+                   held_other_arrays=round(other, 2), held_blocks=blocks,
+                   straightforward_arrays=STRAIGHTFORWARD_ARRAYS.get(variant.spec.key), target_dense=target,
+                   meets_target=None if target is None else bool(peak <= (target + other) * mn_bytes))
+        log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['peak_arrays']} m×n arrays, "
+            f"{dense} held + {rec['held_other_arrays']} in other blocks")
+    return records

@@ -1,0 +1,71 @@
+"""Per-iteration time of every solver next to the bound of the work its iteration must do."""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from ._common import call_solver, each_configuration, finite_or_none, iteration_times, log
+from .costs import iteration_work, measure_bound, target_ratio
+
+KEY_FIELDS = ("data", "m", "n", "dtype", "rank", "variant")
+CSV_FIELDS = ("data", "m", "n", "zeros", "dtype", "rank", "variant", "family", "status", "n_iter", "stop_reason",
+              "iter_ms", "iter_ms_min", "bound_ms", "pass_ms", "ratio", "target", "meets_target",
+              "gemm_gflop", "effective_gflops", "relu_error", "start", "run_id")
+
+
+def _ms(seconds):
+    return None if seconds is None else round(1e3 * seconds, 3)
+
+
+def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s, start, run_id) -> list[dict]:
+    """Time ``max_iter`` iterations of each variant from a common start; one record per run.
+
+    A run whose bound × (max_iter + 1) exceeds ``budget_s`` is recorded as skipped; every
+    run also gets ``time_limit=budget_s``. Iteration time is the median of the
+    ``history["time"]`` differences after the first iteration.
+    """
+    records = []
+    bounds = {}
+    for X, r, variant, init, rec in each_configuration(datasets, ranks, dtypes, variants, start=start,
+                                                       records=records, max_iter=max_iter, run_id=run_id):
+        m, n = X.shape
+        params = variant.spec.resolve(variant.hyperparams)
+        work = iteration_work(variant.spec, params, m, n, r)
+        if work is None:
+            rec["status"] = "skipped: no per-iteration work tabled for this family"
+        if init is None or work is None:
+            continue
+        cache_key = (work, X.dtype.name)
+        if cache_key not in bounds:
+            bounds[cache_key] = measure_bound(work, m, n, X.dtype, repeats=repeats,
+                                              give_up_s=budget_s / (max_iter + 1))
+        bound = bounds[cache_key]
+        rec.update(bound_s=bound["bound_s"], bound_ms=_ms(bound["bound_s"]), pass_ms=_ms(bound["pass_s"]),
+                   kernels=bound["kernels"], work_note=bound["note"], gemm_gflop=round(bound["gemm_gflop"], 3),
+                   target=target_ratio(variant.spec, params, r))
+        where = f"speed {rec['data']} {rec['dtype']} r={r} {variant.label}"
+        if bound["bound_s"] * (max_iter + 1) > budget_s:
+            rec["status"] = (f"skipped: bound {'>' if not bound['complete'] else ''}{bound['bound_s']:.2f} s × "
+                             f"{max_iter + 1} exceeds the {budget_s:g} s budget")
+            log(f"{where}: {rec['status']}")
+            continue
+        res = call_solver(X, r, variant, init, rec, "speed", max_iter=max_iter, time_limit=budget_s)
+        if res is None:
+            continue
+        times = iteration_times(res.history)
+        rec.update(n_iter=res.n_iter, stop_reason=res.stop_reason, relu_error=finite_or_none(res.relu_error),
+                   iter_times_ms=[_ms(t) for t in times])
+        del res
+        gc.collect()
+        if times.size == 0:
+            rec["status"] = f"error: fewer than two iterations recorded (stop_reason {rec['stop_reason']!r})"
+            log(f"{where}: {rec['status']}")
+            continue
+        iter_s = float(np.median(times))
+        ratio = iter_s / bound["bound_s"]
+        rec.update(status="ok", iter_s=iter_s, iter_ms=_ms(iter_s), iter_ms_min=_ms(float(times.min())),
+                   ratio=round(ratio, 3), effective_gflops=round(bound["gemm_gflop"] / iter_s, 2),
+                   meets_target=None if rec["target"] is None else bool(ratio <= rec["target"]))
+        log(f"{where}: {rec['iter_ms']:.1f} ms/iter, bound {rec['bound_ms']:.1f} ms, ratio {ratio:.2f}")
+    return records

@@ -1,0 +1,141 @@
+"""The benchmark harness (benchmarks/) runs end to end on tiny inputs, so it cannot rot.
+
+No timing is asserted anywhere: only that every part runs, writes its files, and reports
+internally consistent numbers.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from benchmarks import costs, plots, run
+from benchmarks._common import Starts, merge_records, solver_variants
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _one_variant_per_family() -> list[str]:
+    picked = {}
+    for variant in solver_variants():
+        picked.setdefault((variant.spec.family, variant.hyperparams.get("tsvd")), variant.label)
+    return sorted(picked.values())
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    labels = _one_variant_per_family()
+    if not labels:
+        pytest.skip("no iterative solver with rectangular input is registered")
+    out = tmp_path_factory.mktemp("bench")
+    results = run.main(["--smoke", "--no-plot", "--out", str(out), "--solvers", ",".join(labels)])
+    return SimpleNamespace(labels=labels, out=out, results=results)
+
+
+def _records(smoke, part):
+    data = json.loads((smoke.out / f"{part}.json").read_text())
+    assert len(data["runs"]) == 1
+    env = next(iter(data["runs"].values()))
+    assert "threadpools" in env and "load_average" in env
+    return data["records"]
+
+
+def test_every_part_writes_json_and_csv(smoke):
+    for part in run.PARTS:
+        assert (smoke.out / f"{part}.csv").stat().st_size > 0
+        records = _records(smoke, part)
+        # one record per solver variant and dtype, each run without error
+        assert sorted({r["variant"] for r in records}) == smoke.labels
+        assert all(r["status"] == "ok" for r in records), [(r["variant"], r["status"]) for r in records]
+    assert (smoke.out / "convergence_traces.csv").exists()
+
+
+def test_speed_records_compare_with_a_measured_bound(smoke):
+    records = _records(smoke, "speed")
+    assert {r["dtype"] for r in records} == {"float64", "float32"}
+    for r in records:
+        assert r["n_iter"] == r["max_iter"] and len(r["iter_times_ms"]) == r["max_iter"] - 1
+        assert r["bound_ms"] > 0 and r["kernels"]
+        assert r["ratio"] == pytest.approx(r["iter_s"] / r["bound_s"], rel=1e-2)
+        assert r["iter_ms"] == pytest.approx(float(np.median(r["iter_times_ms"])), rel=1e-6, abs=1e-3)
+
+
+def test_convergence_records_hold_whole_histories(smoke):
+    for r in _records(smoke, "convergence"):
+        assert len(r["time_s"]) == len(r["relu_error"]) == r["n_iter"] + 1
+        assert np.all(np.diff(r["time_s"]) >= 0)
+        assert r["best_relu_error"] <= r["relu_error"][0]
+        assert 0 < r["tsvd_relu_error"] <= 1
+
+
+def test_memory_records_count_arrays_held(smoke):
+    for r in _records(smoke, "memory"):
+        # decompose keeps its own dense copy of X, so at least one m×n array is held
+        assert r["held_dense"] >= 1
+        assert r["peak_arrays"] >= r["held_dense"] - 1e-9
+        assert sum(b["count"] for b in r["held_blocks"] if b["dense"]) == r["held_dense"]
+
+
+def test_plots_are_written(smoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    for part, draw in (("speed", plots.plot_speed), ("convergence", plots.plot_convergence),
+                       ("memory", plots.plot_memory)):
+        path = draw(_records(smoke, part), tmp_path / f"{part}.png")
+        assert path.stat().st_size > 1000
+
+
+def test_rerun_replaces_records_with_the_same_key(tmp_path):
+    path = tmp_path / "speed.json"
+    key = ("data", "variant")
+    merge_records(path, [{"data": "a", "variant": "bcd", "run_id": "1", "v": 1},
+                         {"data": "a", "variant": "ebcd", "run_id": "1", "v": 1}], key, {"id": 1})
+    merged = merge_records(path, [{"data": "a", "variant": "bcd", "run_id": "2", "v": 2}], key, {"id": 2})
+    assert sorted((r["variant"], r["v"]) for r in merged) == [("bcd", 2), ("ebcd", 1)]
+    assert set(json.loads(path.read_text())["runs"]) == {"1", "2"}
+
+
+@pytest.mark.parametrize("m, n", [(500, 80), (80, 500)])
+def test_work_table_counts_the_papers_flops(m, n):
+    r, p = 7, min(m, n)
+    three_block = costs.iteration_work(SimpleNamespace(family="three_block"), {}, m, n, r)
+    assert three_block.gemm_flops() == 6 * m * n * r
+    exact = costs.iteration_work(SimpleNamespace(family="latent"), {"tsvd": "exact"}, m, n, r)
+    assert exact.gemm_flops() == 2 * m * n * p + 4 * m * n * r
+    assert costs.iteration_work(SimpleNamespace(family="symmetric"), {}, m, n, r) is None
+    assert costs.target_ratio(SimpleNamespace(family="three_block"), {}, 32) == 1.2
+    assert costs.target_ratio(SimpleNamespace(family="three_block"), {}, 16) is None
+
+
+def test_bound_takes_the_faster_layout_of_each_gemm():
+    work = costs.iteration_work(SimpleNamespace(family="three_block"), {}, 300, 50, 4)
+    bound = costs.measure_bound(work, 300, 50, np.float32, repeats=1)
+    assert bound["complete"] and len(bound["kernels"]) == 3
+    for k in bound["kernels"]:
+        assert k["median_s"] == min(k["direct_s"], k["transposed_s"])
+    assert bound["bound_s"] == pytest.approx(sum(k["median_s"] for k in bound["kernels"]) + bound["pass_s"])
+
+
+def test_every_solver_gets_the_same_start():
+    rng = np.random.default_rng(0)
+    X = np.maximum(rng.standard_normal((30, 20)), 0)
+    starts = Starts(X, [3, 5], "tsvd")
+    W, H = starts.factors(3)
+    for variant in solver_variants():
+        init = starts.for_solver(variant.spec, 3, np.float64)
+        if "theta" in init:
+            np.testing.assert_allclose(init["theta"], W @ H)
+        elif "U" in init:
+            np.testing.assert_allclose(init["U"] @ init["V"].T, W @ H)
+        else:
+            np.testing.assert_allclose(init["W"] @ init["H"], W @ H)
+
+
+def test_script_form_runs():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "--quick" in done.stdout
