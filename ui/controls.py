@@ -7,7 +7,7 @@ import streamlit as st
 
 import nmdcore
 
-from .state import persistent, restore
+from .state import kept, persistent, set_kept
 
 #: Families whose solvers take a general nonnegative X (the Explore and Compare pages).
 GENERAL_FAMILIES = ("baseline", "latent", "three_block", "coordinate", "factorization")
@@ -90,9 +90,8 @@ def hyperparameters(solver: str, prefix: str = "hp") -> dict:
 def rank_slider(shape, key: str = "rank", default: int = 20, cap: int = 200, inclusive=False) -> int:
     """Rank r between 1 and min(m, n) − 1 (at most ``cap``); kept across pages."""
     top = max(1, min(min(shape) - (0 if inclusive else 1), cap))
-    value = int(restore(key, default))
-    if not 1 <= value <= top:
-        st.session_state[key] = min(max(value, 1), top)
+    value = int(st.session_state.get(key, kept(key, default)))
+    set_kept(key, min(max(value, 1), top))
     return int(persistent(st.slider, key, default, "Rank r", min_value=1, max_value=max(top, 2),
                           help="Target rank of Θ."))
 

@@ -1,35 +1,23 @@
-"""Session state that survives page switches.
+"""Widget values that survive page switches and re-mounts.
 
-Streamlit drops a widget's value when the page that drew it is left. Widgets
-whose value must persist across pages (dataset, seed, rank, ...) keep a copy
-under a non-widget key and restore it before they are drawn.
+Streamlit drops a widget's state when a run does not draw it (a page switch, an
+early ``st.stop()``); the browser then re-mounts the widget with the default the
+script passes. So every persistent widget keeps a copy of its value under a
+non-widget key and passes that copy as its default: the widget's own state wins
+while it exists, and the copy takes over when it was dropped. Values are never
+pushed through ``st.session_state[key] = ...``, which the browser would not see
+for a widget it re-mounts.
 """
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _PREFIX = "_kept_"
-_PAGE = "_kept_page_"
 
 
-def _page_id() -> str:
-    ctx = get_script_run_ctx()
-    return getattr(ctx, "page_script_hash", "") if ctx is not None else ""
-
-
-def restore(key: str, default):
-    """Give the widget ``key`` its kept value (or ``default``) before it is drawn.
-
-    Returns the value the widget will show.
-    """
-    page = _page_id()
-    drawn_here = st.session_state.get(_PAGE + key) == page
-    if key not in st.session_state or (not drawn_here and _PREFIX + key in st.session_state):
-        # first time, or the widget was last drawn on another page: its state there is gone
-        st.session_state[key] = st.session_state.get(_PREFIX + key, default)
-    st.session_state[_PAGE + key] = page
-    return st.session_state[key]
+def kept(key: str, default=None):
+    """The last value of widget ``key`` seen at the end of a run (or ``default``)."""
+    return st.session_state.get(_PREFIX + key, default)
 
 
 def keep(key: str) -> None:
@@ -38,9 +26,17 @@ def keep(key: str) -> None:
         st.session_state[_PREFIX + key] = st.session_state[key]
 
 
-def kept(key: str, default=None):
-    """The last kept value of widget ``key``."""
-    return st.session_state.get(key, st.session_state.get(_PREFIX + key, default))
+def set_kept(key: str, value) -> None:
+    """Replace the kept value (e.g. to clamp it to new bounds before the widget is drawn)."""
+    st.session_state[_PREFIX + key] = value
+
+
+def _default_argument(widget) -> str:
+    if widget in (st.selectbox, st.radio):
+        return "index"
+    if widget is st.multiselect:
+        return "default"
+    return "value"
 
 
 def persistent(widget, key: str, default, *args, options=None, **kwargs):
@@ -57,15 +53,20 @@ def persistent(widget, key: str, default, *args, options=None, **kwargs):
     options : sequence, optional
         Choices of a select widget (passed on); a kept value no longer among them
         falls back to ``default``.
+
+    Returns
+    -------
+    The widget's value.
     """
+    value = kept(key, default)
     if options is not None:
+        options = list(options)
         kwargs["options"] = options
-        value = kept(key, default)
         values = value if isinstance(value, (list, tuple)) else [value]
         if any(v not in options for v in values):
-            st.session_state.pop(key, None)
-            st.session_state.pop(_PREFIX + key, None)
-    restore(key, default)
-    value = widget(*args, key=key, **kwargs)
+            value = default
+    argument = _default_argument(widget)
+    kwargs[argument] = options.index(value) if argument == "index" else value
+    result = widget(*args, key=key, **kwargs)
     keep(key)  # after drawing, so it also works inside st.form (no callbacks allowed there)
-    return value
+    return result
