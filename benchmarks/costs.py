@@ -184,7 +184,7 @@ def _median_time(fn, repeats: int, warm_up: bool = True) -> float:
 
 
 def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, seed: int = 0,
-                  give_up_s: float = float("inf")) -> dict:
+                  give_up_s: float = float("inf"), layouts: dict | None = None) -> dict:
     """Time the kernels of ``work`` on random operands of ``dtype``; return the bound and its parts.
 
     Parameters
@@ -192,32 +192,42 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
     give_up_s : float
         Stop measuring once the kernels timed so far add up to more than this; the result
         then has ``complete=False`` and ``bound_s`` is a lower bound of the true bound.
+    layouts : dict or None
+        ``{kernel label: "direct" | "transposed"}`` from an earlier result: time only that
+        layout of each GEMM (a cheaper re-measurement next to each solver run).
 
     Returns
     -------
     dict
         ``bound_s`` (sum of kernel medians × counts + one m×n pass), ``pass_s``,
-        ``complete`` and ``kernels``: one entry per kernel with its label, dims, count,
-        median seconds of each layout tried, the faster one and its GFLOP/s.
+        ``complete``, ``layouts`` (the faster layout of each GEMM) and ``kernels``: one entry
+        per kernel with its label, dims, count, median seconds of each layout timed, the
+        faster one and its GFLOP/s.
     """
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
     arrays = {name: rng.standard_normal(shape).astype(dtype) for name, shape in work.operands}
     parts = []
     total = 0.0
+    pass_s = None
     for kernel in work.kernels:
         if isinstance(kernel, Gemm):
             a = arrays[kernel.left].T if kernel.left_t else arrays[kernel.left]
             b = arrays[kernel.right].T if kernel.right_t else arrays[kernel.right]
             out = np.empty((a.shape[0], b.shape[1]), dtype)
             out_t = np.empty((b.shape[1], a.shape[0]), dtype)
-            direct = _median_time(lambda: np.matmul(a, b, out=out), repeats)
-            flipped = _median_time(lambda: np.matmul(b.T, a.T, out=out_t), repeats)
-            best = min(direct, flipped)
+            wanted = (layouts or {}).get(kernel.label())
+            timed = {}
+            if wanted in (None, "direct"):
+                timed["direct"] = _median_time(lambda: np.matmul(a, b, out=out), repeats)
+            if wanted in (None, "transposed"):
+                timed["transposed"] = _median_time(lambda: np.matmul(b.T, a.T, out=out_t), repeats)
+            layout = min(timed, key=timed.get)
+            best = timed[layout]
             del out, out_t
             flops = kernel.flops(work.shapes) / kernel.count
             parts.append({"kernel": kernel.label(), "dims": list(kernel.dims(work.shapes)), "count": kernel.count,
-                          "direct_s": direct, "transposed_s": flipped, "median_s": best,
+                          **{f"{k}_s": v for k, v in timed.items()}, "layout": layout, "median_s": best,
                           "gflops": flops / best / 1e9 if best > 0 else None})
         else:
             src = arrays[kernel.operand]
@@ -227,12 +237,14 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
                           "median_s": best})
         total += best * kernel.count
         if total > give_up_s:
-            return {"bound_s": total, "pass_s": None, "kernels": parts, "complete": False,
-                    "gemm_gflop": work.gemm_flops() / 1e9, "note": work.note}
-    src = next((a for a in arrays.values() if a.shape == (m, n)), None)
-    if src is None:
-        src = rng.standard_normal((m, n)).astype(dtype)
-    buf = np.empty_like(src)
-    pass_s = _median_time(lambda: np.copyto(buf, src), repeats)
-    return {"bound_s": total + pass_s, "pass_s": pass_s, "kernels": parts, "complete": True,
+            break
+    else:
+        src = next((a for a in arrays.values() if a.shape == (m, n)), None)
+        if src is None:
+            src = rng.standard_normal((m, n)).astype(dtype)
+        buf = np.empty_like(src)
+        pass_s = _median_time(lambda: np.copyto(buf, src), repeats)
+        total += pass_s
+    return {"bound_s": total, "pass_s": pass_s, "complete": pass_s is not None, "kernels": parts,
+            "layouts": {p["kernel"]: p["layout"] for p in parts if "layout" in p},
             "gemm_gflop": work.gemm_flops() / 1e9, "note": work.note}

@@ -22,7 +22,7 @@ def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s,
     """Time ``max_iter`` iterations of each variant from a common start; one record per run.
 
     A run whose bound × (max_iter + 1) exceeds ``budget_s`` is recorded as skipped; every
-    run also gets ``time_limit=budget_s``. Iteration time is the median of the
+    run also gets ``time_limit=3 * budget_s``. Iteration time is the median of the
     ``history["time"]`` differences after the first iteration.
     """
     records = []
@@ -36,11 +36,16 @@ def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s,
             rec["status"] = "skipped: no per-iteration work tabled for this family"
         if init is None or work is None:
             continue
+        # the first measurement tries both layouts of each GEMM; later runs re-measure the faster
+        # one next to the solver, so slow drifts of the machine's load hit both sides of the ratio
         cache_key = (work, X.dtype.name)
         if cache_key not in bounds:
-            bounds[cache_key] = measure_bound(work, m, n, X.dtype, repeats=repeats,
-                                              give_up_s=budget_s / (max_iter + 1))
-        bound = bounds[cache_key]
+            bound = bounds[cache_key] = measure_bound(work, m, n, X.dtype, repeats=repeats,
+                                                      give_up_s=budget_s / (max_iter + 1))
+        elif bounds[cache_key]["complete"]:
+            bound = measure_bound(work, m, n, X.dtype, repeats=repeats, layouts=bounds[cache_key]["layouts"])
+        else:
+            bound = bounds[cache_key]
         rec.update(bound_s=bound["bound_s"], bound_ms=_ms(bound["bound_s"]), pass_ms=_ms(bound["pass_s"]),
                    kernels=bound["kernels"], work_note=bound["note"], gemm_gflop=round(bound["gemm_gflop"], 3),
                    target=target_ratio(variant.spec, params, r))
@@ -50,7 +55,8 @@ def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s,
                              f"{max_iter + 1} exceeds the {budget_s:g} s budget")
             log(f"{where}: {rec['status']}")
             continue
-        res = call_solver(X, r, variant, init, rec, "speed", max_iter=max_iter, time_limit=budget_s)
+        # a safety net only: the first iteration (cold starts) and slow solvers may take a few bounds more
+        res = call_solver(X, r, variant, init, rec, "speed", max_iter=max_iter, time_limit=3 * budget_s)
         if res is None:
             continue
         times = iteration_times(res.history)

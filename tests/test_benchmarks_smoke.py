@@ -118,6 +118,16 @@ def test_bound_takes_the_faster_layout_of_each_gemm():
     for k in bound["kernels"]:
         assert k["median_s"] == min(k["direct_s"], k["transposed_s"])
     assert bound["bound_s"] == pytest.approx(sum(k["median_s"] for k in bound["kernels"]) + bound["pass_s"])
+    again = costs.measure_bound(work, 300, 50, np.float32, repeats=1, layouts=bound["layouts"])
+    for k in again["kernels"]:
+        assert k["layout"] == bound["layouts"][k["kernel"]] and f"{k['layout']}_s" in k
+        assert len([key for key in ("direct_s", "transposed_s") if key in k]) == 1
+
+
+def test_measuring_gives_up_past_the_budget():
+    work = costs.iteration_work(SimpleNamespace(family="three_block"), {}, 300, 50, 4)
+    bound = costs.measure_bound(work, 300, 50, np.float64, repeats=1, give_up_s=0.0)
+    assert not bound["complete"] and len(bound["kernels"]) == 1 and bound["pass_s"] is None
 
 
 def test_every_solver_gets_the_same_start():
