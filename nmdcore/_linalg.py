@@ -1,6 +1,8 @@
 """Dense linear-algebra kernels shared by the solvers."""
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 
 import numpy as np
@@ -150,3 +152,106 @@ def axpby_inplace(a: float, x: np.ndarray, b: float, y: np.ndarray) -> np.ndarra
         scal(b, yf)
     axpy(xf, yf, a=a)
     return y
+
+
+_BLAS_CONTROLLER = None
+
+
+def serial_blas():
+    """Context manager that runs BLAS single-threaded (threadpoolctl; a no-op without it).
+
+    For the many small products of an iteration (m×r×r, r×r×n, Gram matrices):
+    multithreaded BLAS on blocks this small loses more to thread hand-offs than it
+    gains, by orders of magnitude on a loaded machine.
+    """
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            _BLAS_CONTROLLER = False
+        else:
+            _BLAS_CONTROLLER = ThreadpoolController()
+    if _BLAS_CONTROLLER is False:
+        return contextlib.nullcontext()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def available_cpus() -> int:
+    """Number of CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_ROW_POOL = None
+
+
+class RowBlockRunner:
+    """Apply a function to consecutive row blocks of m×n arrays on a few threads.
+
+    The blocks are small enough to stay in cache (about ``block_bytes`` per m×n
+    array), so a chain of NumPy operations on one block -- a small product, a
+    projection, an extrapolation, a norm -- touches main memory once instead of once
+    per operation. Each worker takes a contiguous range of blocks and reuses its own
+    scratch arrays; NumPy and BLAS release the GIL, and BLAS is kept single-threaded
+    meanwhile. Results are combined in block order, so sums over them do not depend
+    on the number of threads.
+
+    Parameters
+    ----------
+    shape : (m, n)
+    dtype : float32 or float64
+    n_scratch : int
+        Scratch blocks per worker (``rows × n`` of ``dtype``); a float64 one is added
+        for exact float64 norms of float32 blocks (see :meth:`sq`).
+    block_bytes : int
+        Target size of one block of one m×n array.
+    workers : int or None
+        Threads to use (default: :func:`available_cpus`, at most 8).
+    """
+
+    def __init__(self, shape, dtype, *, n_scratch: int = 2, block_bytes: int = 1 << 18,
+                 workers: int | None = None):
+        m, n = shape
+        dtype = np.dtype(dtype)
+        rows = int(max(1, min(m, block_bytes // (n * dtype.itemsize))))
+        self.blocks = [slice(i, min(i + rows, m)) for i in range(0, m, rows)]
+        k = min(workers or min(available_cpus(), 8), len(self.blocks))
+        bounds = np.linspace(0, len(self.blocks), k + 1).astype(int)
+        self._groups = [self.blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+        self._scratch = [[np.empty((rows, n), dtype) for _ in range(n_scratch)]
+                         + [np.empty((rows, n), np.float64)] for _ in range(k)]
+
+    @staticmethod
+    def sq(block: np.ndarray, scratch: list) -> float:
+        """``‖block‖_F²`` in float64 (a float32 block is widened in the float64 scratch)."""
+        if block.dtype != np.float64:
+            wide = scratch[-1][:block.shape[0]]
+            np.copyto(wide, block)
+            block = wide
+        a = block.reshape(-1)
+        return float(np.dot(a, a))
+
+    def map(self, fn) -> np.ndarray:
+        """Sum over blocks of ``fn(rows, scratch)``, a tuple of floats, as a float64 array.
+
+        ``rows`` is the block's slice of rows; ``scratch`` the worker's list of scratch
+        arrays (slice them to ``[:rows.stop - rows.start]``).
+        """
+        global _ROW_POOL
+
+        def work(i):
+            scratch = self._scratch[i]
+            return [fn(rows, scratch) for rows in self._groups[i]]
+
+        if len(self._groups) == 1:
+            parts = work(0)
+        else:
+            if _ROW_POOL is None:
+                from concurrent.futures import ThreadPoolExecutor
+                _ROW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="nmdcore-rows")
+            with serial_blas():
+                parts = [p for group in _ROW_POOL.map(work, range(len(self._groups))) for p in group]
+        return np.sum(np.asarray(parts, dtype=np.float64).reshape(len(parts), -1), axis=0)

@@ -1,4 +1,5 @@
 """Three-block solvers (bcd, ebcd, nmd_3b, nmd_tm): reference traces and properties."""
+import functools
 import json
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 import nmdcore
 from nmdcore import HyperparameterError, InitError
-from nmdcore._linalg import SingularGramWarning
+from nmdcore._linalg import RowBlockRunner, SingularGramWarning
+from nmdcore.solvers import three_block
 
 from conftest import REFERENCE_TRACES, require_shared
 
@@ -63,6 +65,28 @@ def test_reference_trace(name):
         assert gap <= max(1e-10, 100 * float(d["theta_rel_np"]))
     relu = np.linalg.norm(d["X"] - np.maximum(0, res.theta)) / np.linalg.norm(d["X"])
     assert res.relu_error == pytest.approx(relu, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lr60x40_NMD_3B_rand_it50", "sp50x70_BCD_NMD_tsvd_it50",
+                                  "sym40_eBCD_NMD_rand_it300", "sp50x70_NMD_TM_tsvd_it50"])
+def test_reference_trace_with_many_row_blocks_on_two_threads(name, monkeypatch):
+    """The fused passes split the rows into cache-sized blocks; force 7-row blocks on 2 workers."""
+    d = np.load(require_shared(REFERENCE_TRACES / f"{name}.npz"))
+    n = d["X"].shape[1]
+    monkeypatch.setattr(three_block, "RowBlockRunner",
+                        functools.partial(RowBlockRunner, block_bytes=7 * n * 8, workers=2))
+    res = run_trace(d)
+    assert np.allclose(res.history["objective"], d["err"], rtol=1e-8, atol=1e-12)
+    gap = np.linalg.norm(res.theta - d["Theta"]) / np.linalg.norm(d["Theta"])
+    assert gap <= max(1e-10, 100 * float(d["theta_rel_np"]))
+
+
+def test_row_block_runner_sums_in_a_fixed_order():
+    A = np.random.default_rng(5).standard_normal((101, 13)).astype(np.float32)
+    sums = [RowBlockRunner(A.shape, A.dtype, block_bytes=3 * 13 * 4, workers=w).map(
+        lambda rows, s: (RowBlockRunner.sq(A[rows], s), rows.stop - rows.start)) for w in (1, 2, 3)]
+    assert sums[0][1] == 101 and sums[0][0] == pytest.approx(np.sum(A.astype(np.float64) ** 2), rel=1e-14)
+    assert np.array_equal(sums[0], sums[1]) and np.array_equal(sums[0], sums[2])
 
 
 @pytest.mark.parametrize("solver", THREE_BLOCK)
@@ -222,3 +246,30 @@ def test_specs_describe_the_contract():
     assert nmdcore.SOLVERS["ebcd"].extras == ("alpha", "accepted")
     assert nmdcore.SOLVERS["nmd_tm"].defaults() == {"lam": 1e-4, "alpha": 0.95, "beta": 0.95}
     assert (nmdcore.SOLVERS["nmd_tm"].tol, nmdcore.SOLVERS["nmd_tm"].tol_stall) == (1e-4, 1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cholqr2_gives_an_orthonormal_basis_and_falls_back_to_householder(dtype):
+    from nmdcore._linalg import cholqr2
+    rng = np.random.default_rng(1)
+    A = (rng.standard_normal((500, 6)) @ np.diag(10.0 ** -np.arange(6))).astype(dtype)  # cond 1e5
+    B = A.copy()
+    B[:, 5] = B[:, 4]  # rank-deficient: Cholesky fails, Householder QR takes over
+    tol = 50 * np.finfo(dtype).eps
+    for M in (A, B):
+        Q = cholqr2(M)
+        assert Q.dtype == dtype and Q.shape == M.shape
+        assert np.abs(Q.T.astype(np.float64) @ Q - np.eye(6)).max() < tol
+    Q = cholqr2(A).astype(np.float64)
+    assert np.linalg.norm(Q @ (Q.T @ A) - A) <= 1e3 * tol * np.linalg.norm(A)
+
+
+def test_spd_inverse_and_axpby():
+    from nmdcore._linalg import axpby_inplace, spd_inverse
+    G = np.array([[4.0, 1.0], [1.0, 3.0]])
+    assert np.allclose(spd_inverse(G) @ G, np.eye(2), atol=1e-15)
+    assert np.isnan(spd_inverse(np.array([[np.inf, 0], [0, 1.0]]))).all()
+    with pytest.warns(SingularGramWarning):
+        assert np.allclose(spd_inverse(np.ones((2, 2))), np.linalg.pinv(np.ones((2, 2))))
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    assert np.allclose(axpby_inplace(1.7, x, -0.7, y), 1.7 * x - 0.7, rtol=1e-15) and y[0, 0] == -0.7

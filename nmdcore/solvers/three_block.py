@@ -11,20 +11,25 @@ They work on the three-block model (ALGORITHMS.md §1.1, §8–11)
 and reproduce the reference MATLAB codes iteration by iteration. Every solver
 returns ``theta = W @ H`` (never an extrapolated matrix) and ``factors = {"W", "H"}``.
 
-Performance (DESIGN.md "Performance shape"): an iteration costs three m×n×r
-products plus a few elementwise passes; m×n work arrays are allocated once,
-the projection is one ``np.clip`` against ``problem.lower``, extrapolations are
-in-place BLAS axpy, least-squares steps use the inverse of an r×r Gram matrix
-and one product, and the latent residual ``‖Z − WH‖`` comes from r-sized
-products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless cancellation would make that
-inaccurate, in which case it is computed entry by entry.
+Performance (DESIGN.md "Performance shape"): an iteration is two m×n×r products
+with the latent matrix (multithreaded BLAS; ``Zᵀ W`` rather than ``Wᵀ Z``, the
+faster layout) and one fused pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`):
+each block forms its rows of Θ = WH (the third product), takes the ReLU error,
+extrapolates and projects -- so Θ never exists as an m×n array and each m×n state
+array is read and written once per iteration. r×r and m×r work runs with
+single-threaded BLAS; least-squares steps use the inverse of an r×r Gram matrix and
+one product; eBCD orthonormalises with CholeskyQR2; the latent residual
+``‖Z − WH‖`` comes from r-sized products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless
+cancellation would make that inaccurate, in which case the pass computes it entry
+by entry. Norms are accumulated in float64 for float32 data.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._errors import InitError
-from .._linalg import axpby_inplace, cholqr2, relu_error, spd_inverse, sq_norm
+from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, relu_error, serial_blas, spd_inverse,
+                       sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -116,31 +121,52 @@ def _lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.nda
     return None  # also for NaN, so that a diverging run reports a non-finite value
 
 
-def _distance(A: np.ndarray, B: np.ndarray, work: np.ndarray) -> float:
-    """``‖A − B‖_F`` through the m×n buffer ``work``."""
-    np.subtract(A, B, out=work)
-    return float(np.sqrt(sq_norm(work)))
-
-
-def _finish(monitor, W, H, W_prev, H_prev, theta):
-    """Result pair; on divergence the last finite iterate ``W_prev @ H_prev``."""
+def _finish(monitor, W, H, W_prev, H_prev):
+    """Result pair ``(W @ H, factors)``; on divergence the last finite iterate."""
     if monitor.stop_reason == "diverged":
-        return W_prev @ H_prev, {"W": W_prev, "H": H_prev}
-    return theta, {"W": W, "H": H}
+        W, H = W_prev, H_prev
+    return W @ H, {"W": W, "H": H}
+
+
+def _sqrt_rel(value_sq: float, norm_X: float) -> float:
+    return float(np.sqrt(value_sq)) / norm_X
 
 
 # ---------------------------------------------------------------------------------------------
 # BCD-NMD (§8)
 
 def _run_bcd(problem, start, params, monitor):
-    """Exact block coordinate descent: Z ← P(WH); W ← LS_W(Z, H); H ← LS_H(Z, W)."""
-    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    """Exact block coordinate descent: Z ← P(WH); W ← LS_W(Z, H); H ← LS_H(Z, W).
+
+    Memory: X, ``problem.lower`` and Z. One fused pass per iteration forms Θ = WH
+    block by block, takes its ReLU error (and ‖Z − Θ‖ when the r-sized formula is
+    not accurate enough), and overwrites Z with the next P(Θ).
+    """
+    X, L, nX, dt = problem.X, problem.lower, problem.norm_X, problem.dtype
     W, H = start["W"], start["H"]
-    Z0 = X if start["Z"] is None else start["Z"]
-    A = W @ H  # holds Θ, then Z = P(Θ) in place
-    B = np.empty_like(X)  # holds the new Θ; doubles as work buffer
-    if monitor.record(_distance(Z0, A, B) / nX, relu_error(X, A, nX, B)):
-        return A, {"W": W, "H": H}
+    Z = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
+    runner = RowBlockRunner(X.shape, dt, n_scratch=2)
+    sq = runner.sq
+
+    def evaluate(W, H, exact):
+        """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH)."""
+        def block(rows, s):
+            b = rows.stop - rows.start
+            T, E = s[0][:b], s[1][:b]
+            np.matmul(W[rows], H, out=T)
+            z, x = Z[rows], X[rows]
+            res = 0.0
+            if exact:
+                res = sq(np.subtract(z, T, out=E), s)
+            np.maximum(T, 0, out=E)
+            rel = sq(np.subtract(E, x, out=E), s)
+            np.clip(T, L[rows], x, out=z)
+            return res, rel, sq(z, s)
+        return runner.map(block)
+
+    res, rel, z_sq = evaluate(W, H, True)
+    if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
+        return _finish(monitor, W, H, W, H)
     m, n = problem.shape
     ZHt = np.empty((m, problem.rank), dt)
     ZtW = np.empty((n, problem.rank), dt)
@@ -149,22 +175,19 @@ def _run_bcd(problem, start, params, monitor):
     with np.errstate(all="ignore"):  # a diverging run ends through the monitor
         while True:
             W_prev, H_prev = W, H
-            problem.project(A, out=A)  # A = Z
-            W = _solve_w(np.matmul(A, H.T, out=ZHt), GH)
-            np.matmul(A.T, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
-            GW = _col_gram(W)
-            H = _solve_h(GW, ZtW.T)
-            GH = _row_gram(H)
-            s_sq = _lowrank_residual_sq(sq_norm(A), ZtW.T, H, GW, GH, dt)
-            np.matmul(W, H, out=B)  # Θ = WH
-            if s_sq is None:
-                np.subtract(A, B, out=A)
-                s_sq = sq_norm(A)
-            rel = relu_error(X, B, nX, A)
-            A, B = B, A
-            if monitor.record(np.sqrt(s_sq) / nX, rel):
+            np.matmul(Z, H.T, out=ZHt)
+            with serial_blas():
+                W = _solve_w(ZHt, GH)
+            np.matmul(Z.T, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
+            with serial_blas():
+                GW = _col_gram(W)
+                H = _solve_h(GW, ZtW.T)
+                GH = _row_gram(H)
+                s_sq = _lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
+            res, rel, z_sq = evaluate(W, H, s_sq is None)
+            if monitor.record(_sqrt_rel(res if s_sq is None else s_sq, nX), _sqrt_rel(rel, nX)):
                 break
-    return _finish(monitor, W, H, W_prev, H_prev, A)
+    return _finish(monitor, W, H, W_prev, H_prev)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,21 +200,35 @@ def _run_ebcd(problem, start, params, monitor):
     ``Z_α = WH + αD``, ``Z_α Hᵀ = W(HHᵀ) + α DHᵀ`` and ``W_eᵀ Z_α = (W_eᵀW)H + α W_eᵀD``,
     and for a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
     ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω, 0 elsewhere) and the ReLU
-    residual is ``X − max(0, Θ_e) = min(E, X)`` -- no m×n array for Z_α or Θ.
+    residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, U, D and D_e; Θ_e only
+    exists block by block.
     """
     alpha, mu = params["alpha"], params["mu"]
     alpha_max, delta_bar = params["alpha_max"], params["delta_bar"]
     X, nX, dt = problem.X, problem.norm_X, problem.dtype
     W, H = start["W"], start["H"]
-    Z0 = X if start["Z"] is None else start["Z"]
-    T = W @ H  # Θ0, later the candidate Θ_e and E = X − Θ_e
-    D = np.subtract(Z0, T)  # accepted residual Z − WH
-    D_e = np.empty_like(X)  # candidate residual
+    D = W @ H  # Θ0 for a moment
+    rel = relu_error(X, D, nX)
+    np.subtract(X if start["Z"] is None else start["Z"], D, out=D)  # D = Z0 − Θ0
     S = float(np.sqrt(sq_norm(D)))
-    rel = relu_error(X, T, nX, D_e)
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
-        return T, {"W": W, "H": H}
+        return _finish(monitor, W, H, W, H)
     upper = np.where(problem.positive, np.array(np.inf, dt), np.array(0, dt))
+    D_e = np.empty_like(X)
+    runner = RowBlockRunner(X.shape, dt, n_scratch=1)
+    sq = runner.sq
+
+    def evaluate(W_e, H_e, D_e):
+        """D_e ← P(Θ_e) − Θ_e for Θ_e = W_e H_e; returns (‖D_e‖², ‖X − max(0, Θ_e)‖²)."""
+        def block(rows, s):
+            T = s[0][:rows.stop - rows.start]
+            np.matmul(W_e[rows], H_e, out=T)
+            x, d = X[rows], D_e[rows]
+            np.subtract(x, T, out=T)
+            np.minimum(T, upper[rows], out=d)
+            return sq(d, s), sq(np.minimum(T, x, out=T), s)
+        return runner.map(block)
+
     m, n = problem.shape
     DHt = np.empty((m, problem.rank), dt)
     DtW = np.empty((n, problem.rank), dt)
@@ -200,23 +237,23 @@ def _run_ebcd(problem, start, params, monitor):
         while True:
             alpha_used = alpha
             np.matmul(D, H.T, out=DHt)
-            DHt *= alpha
-            DHt += W @ GH.astype(dt, copy=False)  # Z_α Hᵀ
-            W_e = cholqr2(DHt)
+            with serial_blas():
+                DHt *= alpha
+                DHt += W @ GH.astype(dt, copy=False)  # Z_α Hᵀ
+                W_e = cholqr2(DHt)
             np.matmul(D.T, W_e, out=DtW)
-            H_e = _f64(W_e).T @ _f64(W)  # W_eᵀ W (r×r)
-            H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
-            np.matmul(W_e, H_e, out=T)
-            np.subtract(X, T, out=T)  # E = X − Θ_e
-            np.minimum(T, upper, out=D_e)  # D_e = P(Θ_e) − Θ_e
-            S_e = float(np.sqrt(sq_norm(D_e)))
+            with serial_blas():
+                H_e = _f64(W_e).T @ _f64(W)  # W_eᵀ W (r×r)
+                H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
+            S_e_sq, rel_e_sq = evaluate(W_e, H_e, D_e)
+            S_e = float(np.sqrt(S_e_sq))
             ratio = S_e / S if S > 0 else np.inf
             accepted = ratio < 1
             if accepted:
-                W, H, S = W_e, H_e, S_e
+                W, H, S, rel = W_e, H_e, S_e, _sqrt_rel(rel_e_sq, nX)
                 D, D_e = D_e, D
-                GH = _row_gram(H)
-                rel = float(np.sqrt(sq_norm(np.minimum(T, X, out=T)))) / nX
+                with serial_blas():
+                    GH = _row_gram(H)
                 if ratio > delta_bar:  # slow progress: extrapolate more
                     mu = max(mu, 0.25 * (alpha - 1.0))
                     alpha = min(alpha + mu, alpha_max)
@@ -226,7 +263,7 @@ def _run_ebcd(problem, start, params, monitor):
                 alpha = 1.0
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
-    return W @ H, {"W": W, "H": H}
+    return _finish(monitor, W, H, W, H)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,19 +277,53 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     ``H ← mix·LS_H^λ(Z, W) + (1−mix)H_old``; ``Θ = WH``; then, except in the last two
     iterations, ``Θ ← (1+a)Θ − aΘ_old`` (reference quirk). The objective is the latent
     residual ``‖Z − WH‖`` (3B-NMD) or the ReLU error (NMD-TM).
+
+    Memory: X, ``problem.lower``, Z_old and Θ_old. After the two products with Z, one
+    fused pass forms Θ = WH block by block, takes its errors, extrapolates Θ_old and
+    builds the next Z (same operation order as the reference, so the same rounding).
     """
     a = momentum
-    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    X, L, nX, dt = problem.X, problem.lower, problem.norm_X, problem.dtype
     W, H = start["W"], start["H"]
-    Z0 = X if start["Z"] is None else start["Z"]
-    Tx = W @ H  # Θ_old: the (extrapolated) Θ the next projection uses
-    Zx = np.array(Z0, dtype=dt, copy=True)  # Z_old: the extrapolated Z
-    P = np.empty_like(X)  # P(Θ), then Θ = WH
-    work = np.empty_like(X)
-    rel = relu_error(X, Tx, nX, work)
-    obj = _distance(Zx, Tx, work) / nX if latent_objective else rel
-    if monitor.record(obj, rel):
-        return Tx, {"W": W, "H": H}
+    Zx = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
+    Tx = np.empty_like(X)  # Θ_old: the (extrapolated) Θ of the previous iteration
+    runner = RowBlockRunner(X.shape, dt, n_scratch=2)
+    sq = runner.sq
+
+    def evaluate(W, H, exact, extrapolate):
+        """For Θ = WH: (‖Z − Θ‖² if exact, ‖X − max(0, Θ)‖², ‖Z_next‖²), where
+        Θ_old ← (1+a)Θ − aΘ_old (or Θ) and Z_next = (1+a)P(Θ_old) − aZ replaces Z."""
+        def block(rows, s):
+            b = rows.stop - rows.start
+            T, E = s[0][:b], s[1][:b]
+            np.matmul(W[rows], H, out=T)
+            z, x, t = Zx[rows], X[rows], Tx[rows]
+            res = 0.0
+            if exact:
+                res = sq(np.subtract(z, T, out=E), s)
+            np.maximum(T, 0, out=E)
+            rel = sq(np.subtract(E, x, out=E), s)
+            if extrapolate:
+                t *= -a
+                T *= 1.0 + a
+                t += T
+            else:
+                np.copyto(t, T)
+            np.clip(t, L[rows], x, out=E)
+            z *= -a
+            E *= 1.0 + a
+            z += E
+            return res, rel, (sq(z, s) if latent_objective else 0.0)
+        return runner.map(block)
+
+    def objective(res_or_none, res, rel):
+        if not latent_objective:
+            return _sqrt_rel(rel, nX)
+        return _sqrt_rel(res if res_or_none is None else res_or_none, nX)
+
+    res, rel, z_sq = evaluate(W, H, latent_objective, False)
+    if monitor.record(objective(None, res, rel), _sqrt_rel(rel, nX)):
+        return _finish(monitor, W, H, W, H)
     m, n = problem.shape
     ZHt = np.empty((m, problem.rank), dt)
     ZtW = np.empty((n, problem.rank), dt)
@@ -261,33 +332,27 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     with np.errstate(all="ignore"):
         while True:
             W_prev, H_prev = W, H
-            problem.project(Tx, out=P)
-            axpby_inplace(1.0 + a, P, -a, Zx)  # Z = (1+a)P(Θ) − a Z_old
-            W = _solve_w(np.matmul(Zx, H.T, out=ZHt), GH)
-            if mix != 1.0:
-                axpby_inplace(1.0 - mix, W_prev, mix, W)
+            np.matmul(Zx, H.T, out=ZHt)
+            with serial_blas():
+                W = _solve_w(ZHt, GH)
+                if mix != 1.0:
+                    axpby_inplace(1.0 - mix, W_prev, mix, W)
             np.matmul(Zx.T, W, out=ZtW)
-            GW = _col_gram(W, lam)
-            H = _solve_h(GW, ZtW.T)
-            if mix != 1.0:
-                axpby_inplace(1.0 - mix, H_prev, mix, H)
-            GH = _row_gram(H, lam)
-            np.matmul(W, H, out=P)  # Θ = WH
-            rel = relu_error(X, P, nX, work)
-            if latent_objective:
+            with serial_blas():
+                GW = _col_gram(W, lam)
+                H = _solve_h(GW, ZtW.T)
+                if mix != 1.0:
+                    axpby_inplace(1.0 - mix, H_prev, mix, H)
+                GH = _row_gram(H, lam)
                 s_sq = None
-                if mix == 1.0 and not lam:  # then GW, GH are the plain Grams of W, H
-                    s_sq = _lowrank_residual_sq(sq_norm(Zx), ZtW.T, H, GW, GH, dt)
-                obj = np.sqrt(s_sq) / nX if s_sq is not None else _distance(Zx, P, work) / nX
-            else:
-                obj = rel
-            if monitor.record(obj, rel):
+                if latent_objective and mix == 1.0 and not lam:  # GW, GH: plain Grams of W, H
+                    s_sq = _lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
+            # the reference skips the Θ-extrapolation in iterations max_iter − 1 and max_iter
+            extrapolate = monitor.iteration + 1 < monitor.max_iter - 1
+            res, rel, z_sq = evaluate(W, H, latent_objective and s_sq is None, extrapolate)
+            if monitor.record(objective(s_sq, res, rel), _sqrt_rel(rel, nX)):
                 break
-            if monitor.iteration < monitor.max_iter - 1:
-                axpby_inplace(1.0 + a, P, -a, Tx)  # Θ_old = (1+a)Θ − a Θ_old
-            else:  # the reference skips the Θ-extrapolation in the last two iterations
-                Tx, P = P, Tx
-    return _finish(monitor, W, H, W_prev, H_prev, P)
+    return _finish(monitor, W, H, W_prev, H_prev)
 
 
 def _run_3b(problem, start, params, monitor):
