@@ -32,9 +32,11 @@ def set_kept(key: str, value) -> None:
 
 
 def _default_argument(widget) -> str:
-    if widget in (st.selectbox, st.radio):
+    """Name of the argument that gives ``widget`` (``st.x`` or a container's ``.x``) its default."""
+    name = getattr(widget, "__name__", "")
+    if name in ("selectbox", "radio"):
         return "index"
-    if widget is st.multiselect:
+    if name == "multiselect":
         return "default"
     return "value"
 

@@ -1,0 +1,142 @@
+"""Compress: the sparse NMF basis of a face set compressed by TSVD and by ReLU-NMD (seed 001 §III-C)."""
+import numpy as np
+import streamlit as st
+
+import nmdcore
+from ui import compress, controls, figures, layout, live
+from ui import data as uidata
+from ui.results import tsvd_baseline
+from ui.state import persistent
+
+layout.page("Compress", "An NMF of the faces, M ≈ U V with U ≥ 0 sparse, has a basis U of full rank. "
+                        "ReLU-NMD stores it as rank-r factors far better than a truncated SVD (seed 001, §III-C).")
+seed = layout.seed()
+
+solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
+if not solvers:
+    layout.say_missing("A ReLU-NMD solver")
+    st.stop()
+
+offline = {e["name"]: e.get("offline") for e in uidata.catalogue()}
+sources = ["olivetti", "mnist5k"]
+names = {"olivetti": "ORL / Olivetti faces (64×64)" + ("" if offline.get("olivetti") else " — needs a download"),
+         "mnist5k": "MNIST 5k digits (offline)"}
+c1, c2, c3 = st.columns([2, 1, 1])
+source = persistent(c1.selectbox, "compress_source", "olivetti" if offline.get("olivetti") else "mnist5k",
+                    "Images whose NMF basis is compressed", options=sources, format_func=names.get)
+nmf_rank = int(persistent(c2.number_input, "compress_nmf_rank", 100, "NMF rank k", min_value=10, max_value=200,
+                          step=10, help="Columns of the basis U (seed 001 uses 100 for ORL)."))
+sweeps = int(persistent(c3.number_input, "compress_sweeps", 300, "NMF sweeps", min_value=1, max_value=1000,
+                        step=50, help="Iterations of the NMF that builds U (it stops earlier once converged)."))
+
+key = (source, nmf_rank, sweeps)
+if key not in compress._bases():
+    st.info("The NMF basis is computed once (about a minute here, then kept on disk and in memory).")
+    if not st.button("Compute the NMF basis", type="primary", key="compress_basis"):
+        st.stop()
+    bar = st.progress(0.0, text="NMF: starting")
+    try:
+        compress.nmf_basis(source, nmf_rank, sweeps,
+                           progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
+    except nmdcore.NMDError as exc:
+        st.error(str(exc))
+        st.stop()
+    bar.empty()
+basis = compress.nmf_basis(source, nmf_rank, sweeps)
+U, M, shape = basis["U"], basis["M"], basis["image_shape"]
+m, k = U.shape
+nnz = int(np.count_nonzero(U))
+subset = (f" (eq. (10) uses {compress.EQ10_MAX_COLUMNS} evenly spaced columns of M)"
+          if M.shape[1] > compress.EQ10_MAX_COLUMNS else "")
+st.caption(f"U is {m}×{k}, {1 - nnz / U.size:.0%} zeros, numerical rank {np.linalg.matrix_rank(U)}; "
+           f"M is {M.shape[0]}×{M.shape[1]}{subset}.")
+
+left, right = st.columns([1, 2])
+with left:
+    default_solver = next((s for s in ("nmd_tm", "a_nmd", "ebcd") if s in solvers), solvers[0])
+    solver = controls.solver_picker(solvers, key="compress_solver", default=default_solver)
+    with st.form("compress_form"):
+        r = int(persistent(st.slider, "compress_rank", min(55, k - 1), "Rank r", min_value=1, max_value=k - 1))
+        params = controls.hyperparameters(solver, prefix="compress")
+        run_cfg = controls.budgets("compress", max_iter=500, time_limit=20.0)
+        submitted = st.form_submit_button("Compress", type="primary", key="compress_run", width="stretch")
+    st.button("Stop", key="compress_stop", width="stretch")
+with right:
+    status, chart = st.empty(), st.empty()
+
+data_key = uidata.content_key(U)
+if submitted:
+    def done(result, stopped, stats):
+        st.session_state["compress_record"] = {"key": key, "data_key": data_key, "result": result,
+                                               "stopped": stopped}
+    try:
+        live.run_live(U, r, solver, params=params, run=run_cfg, seed=seed, chart=chart, status=status,
+                      key="compress-live", on_done=done)
+    except nmdcore.NMDError as exc:
+        st.error(str(exc))
+
+record = st.session_state.get("compress_record")
+if not record or record["data_key"] != data_key:
+    status.info("Choose r and a solver, then press **Compress**.")
+    st.stop()
+
+res = record["result"]
+r = res.rank
+spec = nmdcore.SOLVERS[res.solver]
+status.success(f"{spec.label}, r = {r}: {'stopped by you' if record['stopped'] else res.stop_reason} "
+               f"after {res.n_iter} iterations.")
+chart.plotly_chart(figures.convergence(res.history, objective_label=spec.objective), key="compress-final",
+                   width="stretch")
+base = tsvd_baseline(data_key, r, U)
+U_tsvd = np.maximum(base["W"] @ base["H"], 0)
+U_nmd = np.maximum(res.theta, 0)
+
+
+@st.cache_data(show_spinner="Solving the nonnegative least squares of eq. (10)…", max_entries=16)
+def eq10(data_key: str, which: str, _M, _U_hat) -> float:
+    return compress.compressed_nmf_error(_M, _U_hat)
+
+
+e_orig = eq10(data_key, "original", M, U)
+e_tsvd = eq10(data_key, f"tsvd-{r}", M, U_tsvd)
+e_nmd = eq10(data_key, uidata.content_key(U_nmd), M, U_nmd)
+store = compress.storage(m, k, r, nnz)
+cols = st.columns(5)
+cols[0].metric("‖U − max(0, TSVD)‖/‖U‖", f"{base['relu_error']:.4f}")
+cols[1].metric(f"‖U − max(0, Θ)‖/‖U‖ ({spec.label})", f"{res.relu_error:.4f}")
+cols[2].metric("NMF error, eq. (10), original U", f"{e_orig:.4f}")
+cols[3].metric("eq. (10) with TSVD / ReLU-NMD", f"{e_tsvd:.4f} / {e_nmd:.4f}")
+cols[4].metric("Storage saved vs dense U", f"{1 - store['rank-r factors'] / store['dense U']:.0%}",
+               help=f"dense U: {store['dense U']:,} numbers; sparse U: {store['sparse U']:,} "
+                    f"(value + index); rank-{r} factors W, H: {store['rank-r factors']:,}.")
+
+st.subheader("Basis images (as in seed 001, Fig. 7)")
+count = int(persistent(st.slider, "compress_count", 10, "Basis images shown", min_value=1, max_value=min(20, k)))
+rows = []
+for arr in (U, U_tsvd, U_nmd):
+    rows.append([figures.image_tile(arr[:, j], shape, float(U[:, j].max()) or 1.0) for j in range(count)])
+st.image(figures.tiles_png(rows), caption=f"Top: original U; middle: max(0, TSVD) at r = {r}; "
+                                          f"bottom: max(0, Θ) by {spec.label} at r = {r}.", width="stretch")
+
+with st.expander("Errors versus r"):
+    grid_text = st.text_input("Ranks", "10, 25, 40, 55, 70, 85", key="compress_grid")
+    ranks = sorted({int(v) for v in grid_text.replace(";", ",").split(",") if v.strip().isdigit()
+                    and 1 <= int(v) < k})
+    if st.button("Compute the curve", key="compress_curve") and ranks:
+        bar = st.progress(0.0)
+        rows_tsvd, rows_nmd = [], []
+        for i, rr in enumerate(ranks):
+            bar.progress(i / len(ranks), text=f"r = {rr}")
+            out = compress.relu_compress(U, rr, res.solver, max_iter=run_cfg["max_iter"],
+                                         time_limit=run_cfg["time_limit"], seed=seed)
+            rows_tsvd.append(compress.compressed_nmf_error(M, out["tsvd"]))
+            rows_nmd.append(compress.compressed_nmf_error(M, out["nmd"]))
+        bar.empty()
+        st.session_state["compress_curve_data"] = {"key": key, "ranks": ranks, "TSVD": rows_tsvd,
+                                                   spec.label: rows_nmd, "original": e_orig}
+    curve = st.session_state.get("compress_curve_data")
+    if curve and curve["key"] == key:
+        series = {name: v for name, v in curve.items() if name not in ("key", "ranks", "original")}
+        series["original U"] = [curve["original"]] * len(curve["ranks"])
+        st.plotly_chart(figures.lines(curve["ranks"], series, xlabel="rank r",
+                                      ylabel="NMF error of eq. (10)"), key="compress-curve", width="stretch")

@@ -1,0 +1,98 @@
+"""AppTest stories of the Compress page (seed 001 §III-C), on a small, quickly computed NMF basis."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.testing.v1 import AppTest
+
+from ui import compress
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def compress_page(monkeypatch, tmp_path):
+    monkeypatch.setenv("NMD_CACHE_DIR", str(tmp_path))  # never touch the user's basis cache
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/4_Compress.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="compress_source").set_value("mnist5k")
+    at.number_input(key="compress_nmf_rank").set_value(12)
+    at.number_input(key="compress_sweeps").set_value(2).run()
+    if any(b.key == "compress_basis" for b in at.button):  # not yet in this server's memory
+        at.button(key="compress_basis").click().run()
+    assert not at.exception, at.exception
+    assert "compress_run" in [b.key for b in at.button]
+    return at
+
+
+def test_basis_then_default_compression(compress_page):
+    at = compress_page
+    assert at.caption[1].value.startswith("U is 784×12")
+    at.number_input(key="compress_max_iter").set_value(40)
+    at.button(key="compress_run").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    res = at.session_state["compress_record"]["result"]
+    assert res.rank == 11  # the default 55 clamped to k − 1
+    assert float(metrics["‖U − max(0, TSVD)‖/‖U‖"]) >= 0
+    e_tsvd, e_nmd = (float(v) for v in metrics["eq. (10) with TSVD / ReLU-NMD"].split(" / "))
+    assert e_nmd >= float(metrics["NMF error, eq. (10), original U"]) - 1e-3
+    assert len(at.image) == 1  # the basis grid (original / TSVD / ReLU-NMD)
+
+
+def test_rank_and_solver_change(compress_page):
+    at = compress_page
+    at.selectbox(key="compress_solver").set_value("ebcd").run()
+    at.slider(key="compress_rank").set_value(4)
+    at.number_input(key="compress_max_iter").set_value(30)
+    at.button(key="compress_run").click().run()
+    assert not at.exception, at.exception
+    res = at.session_state["compress_record"]["result"]
+    assert (res.solver, res.rank) == ("ebcd", 4)
+    # error versus r
+    at.text_input(key="compress_grid").set_value("2, 5").run()
+    at.button(key="compress_curve").click().run()
+    assert not at.exception, at.exception
+    curve = at.session_state["compress_curve_data"]
+    assert curve["ranks"] == [2, 5] and len(curve["TSVD"]) == 2
+
+
+def test_stop_keeps_partial_compression(compress_page, monkeypatch):
+    import ui.live
+
+    real = ui.live.figures.convergence
+    calls = []
+
+    def interrupted(history, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise StopException()
+        return real(history, **kw)
+
+    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
+    monkeypatch.setattr(ui.live.figures, "convergence", interrupted)
+    at = compress_page
+    at.number_input(key="compress_max_iter").set_value(500)
+    at.button(key="compress_run").click().run()
+    monkeypatch.setattr(ui.live.figures, "convergence", real)
+    at.run()
+    assert not at.exception, at.exception
+    record = at.session_state["compress_record"]
+    assert record["stopped"] and record["result"].n_iter == 2
+    assert "stopped by you" in at.success[0].value
+
+
+def test_compressed_nmf_error_matches_column_by_column_nnls():
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(0)
+    U = np.maximum(rng.standard_normal((60, 8)) - 0.5, 0)
+    M = np.maximum(rng.standard_normal((60, 30)), 0)
+    direct = np.sqrt(sum(nnls(U, M[:, j])[1] ** 2 for j in range(30))) / np.linalg.norm(M)
+    assert compress.compressed_nmf_error(M, U) == pytest.approx(direct, rel=1e-9)
+    # the error never increases when the basis gains columns
+    assert compress.compressed_nmf_error(M, U) <= compress.compressed_nmf_error(M, U[:, :4]) + 1e-12
