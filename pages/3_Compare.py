@@ -41,16 +41,8 @@ with right:
     status, chart = st.empty(), st.empty()
 
 
-def label_of(run: dict) -> str:
-    name = nmdcore.SOLVERS[run["solver"]].label
-    return name if run["k"] == 1 else f"{name} #{run['start']}"
-
-
-def runs_figure(runs, current=None):
-    histories = {label_of(r): r["history"] for r in runs}
-    if current is not None:
-        histories[label_of(current)] = current["history"]
-    return figures.comparison(histories, x=x_axis, subtract_min=minus_min)
+def runs_figure(runs):
+    return figures.comparison({r["label"]: r["history"] for r in runs}, x=x_axis, subtract_min=minus_min)
 
 
 if submitted and chosen:
@@ -59,27 +51,15 @@ if submitted and chosen:
     if refusal:
         st.error(refusal)
     else:
-        record = {"data_key": data.key, "rank": rank, "runs": [], "stopped": False, "k": starts,
-                  "run": run_cfg}
+        record = {"data_key": data.key, "rank": rank, "runs": [], "stopped": False, "k": starts}
         st.session_state["compare_record"] = record
         init = "random" if starts > 1 else run_cfg["init"]
+        jobs = [{"solver": key, "params": params[key], "seed": seed + i, "init": init,
+                 "label": nmdcore.SOLVERS[key].label + ("" if starts == 1 else f" #{i + 1}")}
+                for key in chosen for i in range(starts)]
         try:
-            for key in chosen:
-                for i in range(starts):
-                    this = {"solver": key, "start": i, "k": starts}
-                    st.session_state["compare_current"] = this
-
-                    def done(result, stopped, stats, this=this):
-                        this.update(history={k: np.asarray(v) for k, v in result.history.items()},
-                                    relu_error=result.relu_error, n_iter=result.n_iter,
-                                    stop_reason="stopped by you" if stopped else result.stop_reason)
-                        record["runs"].append(this)
-                        record["stopped"] = stopped
-
-                    live.run_live(data.X, rank, key, params=params[key], run=dict(run_cfg, init=init),
-                                  seed=seed + i, chart=chart, status=status, key=f"cmp-{key}-{i}", on_done=done,
-                                  figure=lambda h, this=this: runs_figure(record["runs"], dict(this, history=h)),
-                                  label=f"{nmdcore.SOLVERS[key].label} (start {i + 1}/{starts})")
+            live.run_sequence(data.X, rank, jobs, run=run_cfg, chart=chart, status=status, record=record,
+                              x_axis=x_axis, subtract_min=minus_min, key="cmp")
         except nmdcore.NMDError as exc:
             st.error(str(exc))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
@@ -120,3 +121,41 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
     if pending:
         raise pending[0]
     return result, stats
+
+
+def run_sequence(X, rank: int, jobs: list, *, run: dict, chart, status, record: dict, x_axis: str = "time",
+                 subtract_min: bool = False, key: str = "seq", keep_theta: bool = False) -> None:
+    """Run several solvers one after another on one shared live comparison chart.
+
+    Parameters
+    ----------
+    jobs : list of dict
+        ``solver``, ``params``, ``seed``, ``init`` and ``label`` of each run.
+    record : dict
+        Receives ``runs`` (one dict per finished or stopped run: the job plus ``history``,
+        ``relu_error``, ``n_iter``, ``stop_reason`` and, with ``keep_theta``, ``theta``)
+        and ``stopped``. A Stop click ends the sequence after saving the run in progress.
+    """
+    record.setdefault("runs", [])
+    record["stopped"] = False
+
+    def histories(current=None):
+        out = {r["label"]: r["history"] for r in record["runs"]}
+        if current is not None:
+            out.update(current)
+        return figures.comparison(out, x=x_axis, subtract_min=subtract_min)
+
+    for i, job in enumerate(jobs):
+        def done(result, stopped, stats, job=job):
+            run_info = dict(job, history={k: np.asarray(v) for k, v in result.history.items()},
+                            relu_error=result.relu_error, n_iter=result.n_iter,
+                            stop_reason="stopped by you" if stopped else result.stop_reason)
+            if keep_theta:
+                run_info["theta"] = result.theta
+            record["runs"].append(run_info)
+            record["stopped"] = stopped
+
+        run_live(X, rank, job["solver"], params=job["params"], run=dict(run, init=job["init"]), seed=job["seed"],
+                 chart=chart, status=status, key=f"{key}-{i}", on_done=done,
+                 figure=lambda h, job=job: histories({job["label"]: h}),
+                 label=f"{job['label']} ({i + 1}/{len(jobs)})")

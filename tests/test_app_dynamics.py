@@ -1,0 +1,44 @@
+"""AppTest stories of the Factorization dynamics page (seed 003)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import nmdcore
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
+
+
+def open_dynamics() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/6_Factorization_dynamics.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_run_converges_from_a_small_balanced_start():
+    at = open_dynamics()
+    at.button(key="dyn_run").click().run()
+    assert not at.exception, at.exception
+    h = at.session_state["dyn_record"]["result"].history
+    assert h["objective"][-1] < 1e-3 * h["objective"][0]
+    # Ye & Du: the factors stay balanced and σᵢ(U) → √σᵢ(Σ) (here σ(Σ) = 1, 0.625, 0.25)
+    assert h["imbalance"][-1] < 1e-2
+    assert np.allclose([h[f"sv_U_{i}"][-1] for i in (1, 2, 3)], np.sqrt([1.0, 0.625, 0.25]), atol=1e-3)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_step_and_start_scale_sliders_reach_the_solver():
+    at = open_dynamics()
+    at.slider(key="dyn_gd_step").set_value(0.05)
+    at.select_slider(key="dyn_gd_init_scale").set_value(0.1)
+    at.number_input(key="dyn_max_iter").set_value(50)
+    at.button(key="dyn_run").click().run()
+    assert not at.exception, at.exception
+    res = at.session_state["dyn_record"]["result"]
+    assert res.params["step"] == pytest.approx(0.05) and res.params["init_scale"] == pytest.approx(0.1)
+    assert res.n_iter == 50
