@@ -208,13 +208,13 @@ def _run_ebcd(problem, start, params, monitor):
     X, nX, dt = problem.X, problem.norm_X, problem.dtype
     W, H = start["W"], start["H"]
     D = W @ H  # Θ0 for a moment
-    rel = relu_error(X, D, nX)
+    D_e = np.empty_like(X)
+    rel = relu_error(X, D, nX, D_e)
     np.subtract(X if start["Z"] is None else start["Z"], D, out=D)  # D = Z0 − Θ0
     S = float(np.sqrt(sq_norm(D)))
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
         return _finish(monitor, W, H, W, H)
     upper = np.where(problem.positive, np.array(np.inf, dt), np.array(0, dt))
-    D_e = np.empty_like(X)
     runner = RowBlockRunner(X.shape, dt, n_scratch=1)
     sq = runner.sq
 
