@@ -6,6 +6,7 @@ import os
 import warnings
 
 import numpy as np
+import scipy.linalg
 from scipy.linalg import blas
 
 
@@ -152,6 +153,127 @@ def axpby_inplace(a: float, x: np.ndarray, b: float, y: np.ndarray) -> np.ndarra
         scal(b, yf)
     axpy(xf, yf, a=a)
     return y
+
+
+def top_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenpairs of a symmetric matrix, largest first.
+
+    Only the wanted part of the spectrum is computed (LAPACK ``syevr`` on an
+    index subset), several times cheaper than a full ``eigh`` when ``k`` is
+    small.
+
+    Parameters
+    ----------
+    G : ndarray, shape (p, p)
+        Symmetric, finite.
+    k : int
+        ``1 <= k <= p``.
+
+    Returns
+    -------
+    d : ndarray, shape (k,)
+        Eigenvalues in descending order.
+    Q : ndarray, shape (p, k)
+        Matching orthonormal eigenvectors (C-contiguous).
+    """
+    p = G.shape[0]
+    d, Q = scipy.linalg.eigh(G, subset_by_index=[p - k, p - 1], driver="evr", check_finite=False)
+    return d[::-1].copy(), np.ascontiguousarray(Q[:, ::-1])
+
+
+def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-``rank`` truncated SVD through the Gram matrix, computing only the top eigenpairs.
+
+    The same construction as :func:`tsvd_exact` (the reference codes'
+    ``utils/tsvd``, ALGORITHMS.md §4) with :func:`top_eigh` in place of a full
+    eigendecomposition; it reproduces the reference traces to their tolerance.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (m, n)
+    rank : int
+
+    Returns
+    -------
+    W, H : ndarray
+        ``W = U_r`` (m×r, orthonormal columns), ``H = Σ_r V_rᵀ`` (r×n).
+
+    Raises
+    ------
+    FloatingPointError
+        When ``Z`` holds NaN or infinite values (detected on the small Gram matrix).
+    """
+    m, n = Z.shape
+    G = Z @ Z.T if m <= n else Z.T @ Z
+    if not np.isfinite(G).all():
+        raise FloatingPointError("the matrix to truncate has non-finite entries")
+    d, Q = top_eigh(G, rank)
+    if m <= n:
+        return Q, Q.T @ Z
+    s = np.sqrt(np.maximum(d, 0))
+    inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
+    return (Z @ Q) * inv, s[:, None] * Q.T
+
+
+def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None,
+                    n_oversamples: int = 10, n_power_iter: int = 4,
+                    random_state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank-``rank`` truncated SVD by (warm-started) randomized subspace iteration.
+
+    With ``l = min(rank + n_oversamples, m, n)`` columns, the starting block is
+    ``orth(A Ω)`` for a Gaussian n×l matrix Ω drawn from ``random_state`` (cold
+    start) or the orthonormal m×l ``basis`` returned by a previous call (warm
+    start: when A changes little between calls, as in the latent solvers, one
+    power step per call keeps the subspace converged). Each power step is
+    ``S ← orth(A (Aᵀ S))``; the result is the Rayleigh–Ritz projection
+    ``Sᵀ A = Ũ Σ Vᵀ`` truncated to ``rank``. Cost: (2·n_power_iter + 1 or 2)
+    products of size m×n×l, against m²n plus an eigendecomposition for
+    :func:`tsvd_gram`. It equals the exact truncation only up to the
+    convergence of the subspace (fast when σ_{l+1}/σ_r is small).
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, n)
+    rank : int
+    basis : ndarray, shape (m, l), optional
+        Orthonormal warm-start block (the third output of a previous call).
+    n_oversamples : int
+        Extra columns beyond ``rank`` in the subspace.
+    n_power_iter : int
+        Power steps ``S ← orth(A Aᵀ S)`` performed in this call.
+    random_state : int, numpy.random.Generator or None
+        Source of Ω on a cold start (unused when ``basis`` is given).
+
+    Returns
+    -------
+    W : ndarray, shape (m, rank)
+        Approximate leading left singular vectors (orthonormal columns).
+    H : ndarray, shape (rank, n)
+        ``Σ_r V_rᵀ``, so that ``W @ H`` approximates the best rank-r approximation.
+    basis : ndarray, shape (m, l)
+        Orthonormal block to pass back as ``basis`` on the next call.
+
+    Raises
+    ------
+    FloatingPointError
+        When ``A`` holds NaN or infinite values.
+    """
+    m, n = A.shape
+    width = min(rank + n_oversamples, m, n)
+    if basis is None or basis.shape != (m, width):
+        rng = np.random.default_rng(random_state)
+        Y = A @ rng.standard_normal((n, width), dtype=A.dtype)
+    else:
+        Y = A @ (A.T @ basis.astype(A.dtype, copy=False))
+        n_power_iter -= 1
+    if not np.isfinite(Y).all():
+        raise FloatingPointError("the matrix to truncate has non-finite entries")
+    S = np.linalg.qr(Y)[0]
+    for _ in range(max(n_power_iter, 0)):
+        S = np.linalg.qr(A @ (A.T @ S))[0]
+    U_small, s, Vt = np.linalg.svd(S.T @ A, full_matrices=False)
+    rotated = S @ U_small  # same span as S, columns ordered by singular value
+    return np.ascontiguousarray(rotated[:, :rank]), s[:rank, None] * Vt[:rank], rotated
 
 
 _BLAS_CONTROLLER = None

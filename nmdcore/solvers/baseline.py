@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._linalg import relu_error, sq_norm, tsvd_exact
-from .._spec import SolverSpec
+from .._linalg import randomized_tsvd, relu_error, sq_norm, tsvd_exact
+from .._spec import Hyperparameter, SolverSpec
 
 
 def _prepare(problem, init):
@@ -13,7 +13,10 @@ def _prepare(problem, init):
 
 def _run_tsvd(problem, start, params, monitor):
     X = problem.X
-    W, H = tsvd_exact(X, problem.rank)
+    if params["method"] == "randomized":
+        W, H, _ = randomized_tsvd(X, problem.rank, random_state=problem.rng)
+    else:
+        W, H = tsvd_exact(X, problem.rank)
     theta = W @ H
     work = np.subtract(X, theta)
     lin = np.sqrt(sq_norm(work)) / problem.norm_X
@@ -32,6 +35,11 @@ SPECS = (
         objective="‖X − Θ‖_F/‖X‖_F of the best rank-r approximation Θ",
         run=_run_tsvd,
         prepare_start=_prepare,
+        hyperparameters=(
+            Hyperparameter("method", "exact", kind="choice", choices=("exact", "randomized"),
+                           help="exact (Gram eigendecomposition) or randomized (subspace "
+                                "iteration seeded by random_state, for large matrices)"),
+        ),
         iterative=False,
         max_rank_inclusive=True,
         description="Best rank-r approximation of X; max(0, ·) applied afterwards.",
