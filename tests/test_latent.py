@@ -92,6 +92,14 @@ def test_callback_stops_and_keeps_history(planted, solver):
 
 
 @pytest.mark.parametrize("solver", LATENT)
+def test_time_limit_returns_the_current_truncation(planted, solver):
+    res = nmdcore.decompose(planted, 4, solver, init="random", random_state=0, max_iter=50, time_limit=0)
+    assert res.stop_reason == "time_limit" and res.n_iter == 1
+    assert np.array_equal(res.theta, res.factors["W"] @ res.factors["H"])
+    assert len({len(v) for v in res.history.values()}) == 1
+
+
+@pytest.mark.parametrize("solver", LATENT)
 def test_float32_matches_float64(planted, solver):
     runs = {dt: nmdcore.decompose(planted.astype(dt), 4, solver, init="tsvd", max_iter=20,
                                   tol=0, tol_stall=0) for dt in (np.float32, np.float64)}

@@ -112,7 +112,11 @@ class _EStep:
         erfcx(rho, out=rho)
         np.divide(_SQRT_2_OVER_PI, rho, out=rho)          # ρ = φ(γ)/Φ(−γ)
         np.subtract(rho, gamma, out=gamma)                # ρ − γ
-        variance = sigma2 * (self.index.size - float(np.dot(rho, gamma)))
+        if rho.dtype == np.float64:
+            reduction = float(np.dot(rho, gamma))
+        else:  # accumulate float32 data in float64
+            reduction = float(np.einsum("i,i->", rho, gamma, dtype=np.float64))
+        variance = sigma2 * (self.index.size - reduction)   # Σ σ²(1 − ρ(ρ − γ))
         np.multiply(gamma, -sigma, out=gamma)             # Θ − σρ = −σ(ρ − γ)
         np.put(Z.reshape(-1), self.index, gamma)
         return variance
