@@ -216,7 +216,9 @@ def test_nmf_basis_from_olivetti_small_rank(olivetti_home):
 def test_nmf_basis_of_the_paper_is_sparse(olivetti_home):
     ds = datasets.load("nmf_basis", source="olivetti", rank=100)
     assert ds.X.shape == (4096, 100)
-    assert ds.sparsity > 0.5 and ds.meta["relative_error"] < 0.1
+    # measured: 64% zeros at relative error 0.099 (plain NMF: 25-27% zeros, 0.070)
+    assert ds.sparsity > 0.6 and ds.meta["relative_error"] < 0.11
+    assert np.count_nonzero(ds.X.max(axis=0) == 0) <= 5  # hardly any dead column
 
 
 def test_datasets_never_import_streamlit():

@@ -14,9 +14,12 @@ import numpy as np
 from .._errors import DatasetError
 
 #: scikit-learn NMF settings of the basis. ``nndsvd`` starts from a sparse SVD-based point
-#: and coordinate descent keeps exact zeros; an L1 penalty on ``U`` only (``alpha_H=0``)
-#: makes the basis much sparser at a small cost in error (numbers in sample_data/README.md).
-NMF_SETTINGS = {"init": "nndsvd", "solver": "cd", "alpha_W": 1e-2, "alpha_H": 0.0, "l1_ratio": 1.0}
+#: and coordinate descent keeps exact zeros; an equal L1 penalty on both factors (``alpha_H``
+#: "same") makes ``U`` much sparser and stays well posed. (An L1 penalty on ``U`` alone is
+#: not: ``U`` shrinks while ``V`` grows, and a third of the columns of ``U`` die.) On the
+#: Olivetti faces at rank 100, 300 sweeps: plain NMF gives 25-27% zeros at relative error 0.070;
+#: alpha 1e-4: 38% zeros, 0.076; 3e-4: 65%, 0.099 (3 zero columns); 5e-4: 82%, 0.119 (18).
+NMF_SETTINGS = {"init": "nndsvd", "solver": "cd", "alpha_W": 3e-4, "alpha_H": "same", "l1_ratio": 1.0}
 #: Iterations between two progress reports (and the unit of the stopping test).
 CHUNK = 10
 #: Stop when the relative error changes by less than this between two chunks.
