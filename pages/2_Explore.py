@@ -1,4 +1,6 @@
 """Explore: one dataset, one solver, a live convergence curve, reconstructions and downloads."""
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -51,6 +53,7 @@ def save(result, stopped, stats):
 
 
 if submitted:
+    clicked = time.perf_counter()
     refusal = uidata.memory_refusal(data.X.shape, solver, data.X.dtype.itemsize, rank)
     hit = uidata.stored_result(record_key) if reuse else None
     if refusal:
@@ -59,9 +62,14 @@ if submitted:
         st.session_state["explore_record"] = dict(hit, cached=True)
     else:
         try:
+            start = run_cfg
+            if run_cfg["init"] == "tsvd" and spec.start_names[:2] == ("W", "H"):
+                # the same start as init="tsvd", shared with the TSVD baseline (cached per data and rank)
+                base = results.tsvd_baseline(data.key, rank, data.X)
+                start = dict(run_cfg, init={"W": base["W"], "H": base["H"]})
             with right:
-                live.run_live(data.X, rank, solver, params=params, run=run_cfg, seed=seed, chart=chart,
-                              status=status, x_axis=x_axis, key="explore-live", on_done=save)
+                live.run_live(data.X, rank, solver, params=params, run=start, seed=seed, chart=chart,
+                              status=status, x_axis=x_axis, key="explore-live", on_done=save, started=clicked)
         except nmdcore.NMDError as exc:
             st.session_state.pop("explore_record", None)
             st.error(str(exc))

@@ -63,14 +63,8 @@ if submitted and chosen:
         except nmdcore.NMDError as exc:
             st.error(str(exc))
 
-record = st.session_state.get("compare_record")
-if not record or record["data_key"] != data.key or not record["runs"]:
-    status.info("Choose solvers and press **Run comparison**.")
-    st.stop()
-
+record = live.sequence_outcome("compare_record", data.key, status, "Choose solvers and press **Run comparison**.")
 runs = record["runs"]
-state = "stopped by you" if record["stopped"] else "finished"
-status.success(f"{state}: {len(runs)} run(s) at r = {record['rank']}.")
 by_solver: dict = {}
 for r in runs:
     by_solver.setdefault(nmdcore.SOLVERS[r["solver"]].label, []).append(r)

@@ -31,7 +31,7 @@ sweeps = int(persistent(c3.number_input, "compress_sweeps", 300, "NMF sweeps", m
 
 key = (source, nmf_rank, sweeps)
 if key not in compress._bases():
-    st.info("The NMF basis is computed once (about a minute here, then kept on disk and in memory).")
+    st.info("The NMF basis is computed once (one to a few minutes), then kept on disk and in memory.")
     if not st.button("Compute the NMF basis", type="primary", key="compress_basis"):
         st.stop()
     bar = st.progress(0.0, text="NMF: starting")

@@ -84,13 +84,8 @@ if submitted and chosen:
     except nmdcore.NMDError as exc:
         st.error(str(exc))
 
-record = st.session_state.get("sym_record")
-if not record or record["data_key"] != data.key or not record["runs"]:
-    status.info("Choose solvers and press **Run**.")
-    st.stop()
-
+record = live.sequence_outcome("sym_record", data.key, status, "Choose solvers and press **Run**.")
 runs = record["runs"]
-status.success(f"{'stopped by you' if record['stopped'] else 'finished'}: {len(runs)} run(s) at r = {record['rank']}.")
 chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs if len(r["history"]["time"]) > 1},
                                       x="time"), key="sym-final", width="stretch")
 table = pd.DataFrame([{"solver": r["label"], "ReLU error ‖M − max(0,Θ)‖/‖M‖": r["relu_error"],

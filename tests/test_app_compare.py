@@ -1,23 +1,19 @@
 """AppTest stories of the Compare page."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-
-REPO = Path(__file__).resolve().parents[1]
+from test_app_pages import interrupt_redraw, open_page
 ITERATIVE = [k for k, s in nmdcore.SOLVERS.items() if s.iterative and s.input_kind != "symmetric"]
 pytestmark = pytest.mark.skipif(len(ITERATIVE) < 2, reason="needs two iterative solvers in nmdcore")
 
 
 def open_compare(dataset="relu_lowrank") -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
-    at.switch_page("pages/3_Compare.py").run()
+    at = open_page("pages/3_Compare.py")
     at.sidebar.selectbox(key="dataset").set_value(dataset).run()
     assert not at.exception, at.exception
     return at
@@ -59,20 +55,8 @@ def test_random_starts_give_mean_and_best_bands():
 
 
 def test_stop_during_a_comparison_keeps_finished_runs(monkeypatch):
-    import ui.live
-
-    calls = []
-    real = ui.live.figures.comparison
-
-    def interrupted(histories, **kw):
-        calls.append(1)
-        if len(calls) == 8:
-            raise StopException()
-        return real(histories, **kw)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
     at = open_compare()
-    monkeypatch.setattr(ui.live.figures, "comparison", interrupted)
+    interrupt_redraw(monkeypatch, "comparison", at_call=8)
     at.multiselect(key="compare_solvers").set_value(ITERATIVE[:2]).run()
     at.number_input(key="compare_max_iter").set_value(5)
     at.button(key="compare_run").click().run()
@@ -80,7 +64,7 @@ def test_stop_during_a_comparison_keeps_finished_runs(monkeypatch):
     assert record["stopped"] and len(record["runs"]) == 2
     assert record["runs"][0]["stop_reason"] == "max_iter"
     assert record["runs"][1]["stop_reason"] == "stopped by you"
-    monkeypatch.setattr(ui.live.figures, "comparison", real)
+    monkeypatch.undo()
     at.run()
     assert not at.exception, at.exception
     assert at.success[0].value.startswith("stopped by you")

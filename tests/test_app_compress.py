@@ -1,23 +1,17 @@
 """AppTest stories of the Compress page (seed 001 §III-C), on a small, quickly computed NMF basis."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-from streamlit.testing.v1 import AppTest
-
+from test_app_pages import interrupt_redraw, open_page
 from ui import compress
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def compress_page(monkeypatch, tmp_path):
     monkeypatch.setenv("NMD_CACHE_DIR", str(tmp_path))  # never touch the user's basis cache
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/4_Compress.py").run()
+    at = open_page("pages/4_Compress.py", 120)
     assert not at.exception, at.exception
     at.selectbox(key="compress_source").set_value("mnist5k")
     at.number_input(key="compress_nmf_rank").set_value(12)
@@ -62,23 +56,11 @@ def test_rank_and_solver_change(compress_page):
 
 
 def test_stop_keeps_partial_compression(compress_page, monkeypatch):
-    import ui.live
-
-    real = ui.live.figures.convergence
-    calls = []
-
-    def interrupted(history, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise StopException()
-        return real(history, **kw)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.live.figures, "convergence", interrupted)
     at = compress_page
+    interrupt_redraw(monkeypatch, "convergence", at_call=3)
     at.number_input(key="compress_max_iter").set_value(500)
     at.button(key="compress_run").click().run()
-    monkeypatch.setattr(ui.live.figures, "convergence", real)
+    monkeypatch.undo()
     at.run()
     assert not at.exception, at.exception
     record = at.session_state["compress_record"]

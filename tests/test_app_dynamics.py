@@ -1,21 +1,17 @@
 """AppTest stories of the Factorization dynamics page (seed 003)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-
-REPO = Path(__file__).resolve().parents[1]
+from test_app_pages import open_page
 pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
 
 
 def open_dynamics() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/6_Factorization_dynamics.py").run()
+    at = open_page("pages/6_Factorization_dynamics.py", 120)
     assert not at.exception, at.exception
     return at
 

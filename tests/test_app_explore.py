@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
+from test_app_pages import interrupt_redraw, open_page
 
-REPO = Path(__file__).resolve().parents[1]
 EXPLORE = "pages/2_Explore.py"
 
 
@@ -26,9 +24,7 @@ def fresh_result_store():
 
 
 def open_explore(timeout: float = 60) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout).run()
-    assert not at.exception
-    at.switch_page(EXPLORE).run()
+    at = open_page(EXPLORE, timeout)
     assert not at.exception, at.exception
     return at
 
@@ -148,21 +144,8 @@ def test_upload_of_bad_files_shows_one_line_and_page_keeps_working():
 
 def test_stop_keeps_the_partial_result(monkeypatch):
     """A click during a run interrupts the script inside a redraw; the partial result survives."""
-    import ui.figures
-    import ui.live
-
-    real = ui.figures.convergence
-    calls = []
-
-    def interrupted(history, **kw):
-        calls.append(len(history["relu_error"]))
-        if len(calls) == 4:  # the 4th redraw is where the user's click lands
-            raise StopException()
-        return real(history, **kw)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.figures, "convergence", interrupted)
     at = pick_dataset(open_explore(), "relu_lowrank")
+    interrupt_redraw(monkeypatch, "convergence", at_call=4)  # the click lands in the 4th redraw
     at.number_input(key="explore_max_iter").set_value(200)
     at.number_input(key="explore_time_limit").set_value(60.0)
     at.button(key="run").click().run()
@@ -170,11 +153,10 @@ def test_stop_keeps_the_partial_result(monkeypatch):
     assert record["stopped"]
     assert record["result"].stop_reason == "callback"
     assert record["result"].n_iter == 3 < 200
-    monkeypatch.setattr(ui.figures, "convergence", real)
+    monkeypatch.undo()
     at.run()  # the rerun after the click
     assert not at.exception, at.exception
     assert "stopped by you after 3 iterations" in at.success[0].value
-    assert at.metric[4].value == "stopped by you"
 
 
 def test_identical_run_is_reused_from_the_content_cache():
@@ -213,3 +195,23 @@ def test_engine_error_is_one_line(monkeypatch):
     at.button(key="run").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["rank must be between 1 and 4 for a 5x5 matrix, got 9"]
+
+
+def test_run_equals_the_python_snippet_call():
+    """The app hands its cached TSVD to the solver as the start: same iterates as init='tsvd'."""
+    at = pick_dataset(open_explore(), "relu_lowrank")
+    at.slider(key="rank").set_value(6)
+    small_budget(at, 12)
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    record = at.session_state["explore_record"]
+    res = record["result"]
+    from nmdcore import datasets
+
+    direct = nmdcore.decompose(datasets.load("relu_lowrank").X, 6, solver=res.solver, init="tsvd",
+                               max_iter=record["run"]["max_iter"], time_limit=None,
+                               random_state=record["seed"], **res.params)
+    n = min(len(direct.history["objective"]), len(res.history["objective"]))
+    assert n == 13
+    np.testing.assert_allclose(res.history["objective"][:n], direct.history["objective"][:n], rtol=1e-10)
+    np.testing.assert_allclose(res.theta, direct.theta, rtol=1e-8, atol=1e-10)

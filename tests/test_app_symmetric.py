@@ -1,22 +1,18 @@
 """AppTest stories of the Symmetric page (seed 002)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-
-REPO = Path(__file__).resolve().parents[1]
+from test_app_pages import open_page
 SYMMETRIC = [k for k, s in nmdcore.SOLVERS.items() if s.family == "symmetric"]
 pytestmark = pytest.mark.skipif(not SYMMETRIC, reason="no symmetric solver in nmdcore")
 
 
 def open_symmetric() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/5_Symmetric.py").run()
+    at = open_page("pages/5_Symmetric.py", 120)
     assert not at.exception, at.exception
     return at
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -111,7 +110,7 @@ def browser():
 @pytest.fixture
 def page(browser, app_url):
     """A fresh browser context per test = a fresh Streamlit session."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})  # the app scrolls inside stMain: a tall viewport shows whole pages
     pg = context.new_page()
     pg.set_default_timeout(UI_TIMEOUT_MS)
     yield pg
@@ -152,7 +151,8 @@ def test_first_session_shows_the_app_menu_and_every_page_loads(page, app_url):
     links = sidebar.get_by_test_id("stPageLink")
     expect(links).to_have_count(len(PAGES))
     texts = [t.strip() for t in links.all_inner_texts()]
-    assert [re.sub(r"^\W+", "", t).strip() for t in texts] == [label for _, label, _ in PAGES], texts
+    # each link is an icon (a Material ligature, e.g. "home") then its label
+    assert [t.splitlines()[-1].strip() for t in texts] == [label for _, label, _ in PAGES], texts
     shot(page, "home")
     for path, label, _ in PAGES[1:]:
         sidebar.get_by_role("link", name=label, exact=True).click()

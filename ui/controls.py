@@ -123,7 +123,3 @@ def python_snippet(dataset: str | None, solver: str, rank: int, params: dict, ru
         f" random_state={seed}{kwargs})\n"
         "print(res, res.history['relu_error'][-1])\n"
     )
-
-
-def format_seconds(t: float) -> str:
-    return f"{t * 1000:.0f} ms" if t < 1 else f"{t:.2f} s"

@@ -15,13 +15,13 @@ from .state import persistent
 #: ``pages/`` convention; the built-in menu is hidden (.streamlit/config.toml) and
 #: this list is drawn instead, so labels never depend on file names.
 PAGES = (
-    ("app.py", "Home", "🏠"),
-    ("pages/1_Learn.py", "Learn", "📘"),
-    ("pages/2_Explore.py", "Explore", "🔎"),
-    ("pages/3_Compare.py", "Compare", "📊"),
-    ("pages/4_Compress.py", "Compress", "🗜️"),
-    ("pages/5_Symmetric.py", "Symmetric", "🔁"),
-    ("pages/6_Factorization_dynamics.py", "Factorization dynamics", "📈"),
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Learn.py", "Learn", ":material/school:"),
+    ("pages/2_Explore.py", "Explore", ":material/explore:"),
+    ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/4_Compress.py", "Compress", ":material/compress:"),
+    ("pages/5_Symmetric.py", "Symmetric", ":material/hub:"),
+    ("pages/6_Factorization_dynamics.py", "Factorization dynamics", ":material/timeline:"),
 )
 
 UPLOAD = "__upload__"
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def page(title: str, intro: str | None = None) -> None:
     """Configure the page, draw the navigation and the shared seed; show the title."""
-    st.set_page_config(page_title=f"{title} · ReLU-NMD Explorer", page_icon="🧮", layout="wide")
+    st.set_page_config(page_title=f"{title} · ReLU-NMD Explorer", page_icon=":material/grid_on:", layout="wide")
     with st.sidebar:
         st.markdown("### ReLU-NMD Explorer")
         for path, label, icon in PAGES:
@@ -50,16 +50,10 @@ def seed() -> int:
                               help="Seeds every random start and synthetic matrix, so runs repeat exactly."))
 
 
-def missing_family(*families: str) -> list[str]:
-    """The solver families among ``families`` that nmdcore does not register yet."""
-    present = {spec.family for spec in nmdcore.SOLVERS.values()}
-    return [f for f in families if f not in present]
-
-
 def say_missing(what: str) -> None:
     """Tell plainly that part of the engine a page needs has not landed."""
     st.info(f"{what} is not in nmdcore yet, so this part of the page is switched off. "
-            "It appears here by itself once the engine registers it.", icon="🚧")
+            "It appears here by itself once the engine registers it.", icon=":material/construction:")
 
 
 def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:

@@ -49,7 +49,8 @@ def _snapshot(history: dict) -> dict:
 
 
 def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, chart, status,
-             x_axis: str = "iteration", key: str = "live", on_done=None, figure=None, label: str = ""):
+             x_axis: str = "iteration", key: str = "live", on_done=None, figure=None, label: str = "",
+             started: float | None = None):
     """Run :func:`nmdcore.decompose` with a live curve in ``chart`` and progress in ``status``.
 
     Parameters
@@ -69,6 +70,8 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
         ``figure(history) -> plotly Figure`` drawn live (default: :func:`figures.convergence`).
     label : str
         Prefix of the progress text (default: the solver's label).
+    started : float, optional
+        ``time.perf_counter()`` of the Run click, when work was done before this call.
 
     Returns
     -------
@@ -80,7 +83,7 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
         Bad input, before any work (the caller shows it as one line).
     """
     spec = nmdcore.SOLVERS[solver]
-    stats = LiveStats(started=time.perf_counter())
+    stats = LiveStats(started=time.perf_counter() if started is None else started)
     pending: list[BaseException] = []
 
     def draw(progress) -> None:
@@ -159,3 +162,14 @@ def run_sequence(X, rank: int, jobs: list, *, run: dict, chart, status, record: 
                  chart=chart, status=status, key=f"{key}-{i}", on_done=done,
                  figure=lambda h, job=job: histories({job["label"]: h}),
                  label=f"{job['label']} ({i + 1}/{len(jobs)})")
+
+
+def sequence_outcome(state_key: str, data_key: str, status, prompt: str) -> dict:
+    """The stored record of :func:`run_sequence` for this data, announced in ``status``; else stop the page."""
+    record = st.session_state.get(state_key)
+    if not record or record["data_key"] != data_key or not record["runs"]:
+        status.info(prompt)
+        st.stop()
+    state = "stopped by you" if record["stopped"] else "finished"
+    status.success(f"{state}: {len(record['runs'])} run(s) at r = {record['rank']}.")
+    return record

@@ -34,18 +34,17 @@ def metrics(record: dict, baseline: dict | None) -> None:
     """Headline numbers of one run."""
     res = record["result"]
     h = res.history
-    cols = st.columns(6)
+    cols = st.columns(5)
     cols[0].metric("ReLU error", f"{res.relu_error:.4f}",
                    delta=None if baseline is None else f"{res.relu_error - baseline['relu_error']:+.4f} vs TSVD",
                    delta_color="inverse")
     cols[1].metric("TSVD ReLU error", "—" if baseline is None else f"{baseline['relu_error']:.4f}")
     cols[2].metric("Iterations", f"{res.n_iter}")
     cols[3].metric("Time", f"{h['time'][-1]:.2f} s")
-    cols[4].metric("Stop reason", "stopped by you" if record.get("stopped") else res.stop_reason)
     stats = record.get("stats") or {}
     first = stats.get("first_point_s")
     rate = stats.get("update_rate_hz")
-    cols[5].metric("First curve point", "—" if first is None else f"{first:.2f} s",
+    cols[4].metric("First curve point", "—" if first is None else f"{first:.2f} s",
                    help=f"From Run to the first point of the live curve; live updates "
                         f"{'—' if rate is None else f'{rate:.1f}'} per second.")
 
