@@ -110,6 +110,25 @@ def test_zip_of_images_skips_folders_hidden_files_and_bad_members():
     assert "archive" in reasons["set.zip/inner.zip"]
 
 
+def test_folders_of_a_zip_become_labels_in_natural_order():
+    members = {f"orl/s{k}/{i}.pgm": encode(gray(10 * k + i), "PPM") for k in (10, 2, 1) for i in (1, 2)}
+    ds = from_files([("orl.zip", make_zip(members))])
+    assert ds.meta["classes"] == ["s1", "s2", "s10"]
+    np.testing.assert_array_equal(ds.labels, [2, 2, 1, 1, 0, 0])  # zip order kept, ids by folder
+    flat = from_files([("a.png", encode(gray(1), "PNG")), ("b.png", encode(gray(2), "PNG"))])
+    assert flat.labels is None
+
+
+def test_camera_orientation_is_applied():
+    img = gray(7, shape=(6, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="PNG", exif=exif)
+    ds = from_files([("photo.png", buffer.getvalue())])
+    np.testing.assert_allclose(ds.X, np.rot90(img, -1) / 255.0)
+
+
 def test_most_common_shape_wins_and_others_are_listed():
     files = [("a.png", encode(gray(1), "PNG")), ("b.png", encode(gray(2), "PNG")),
              ("odd.png", encode(gray(3, shape=(5, 7)), "PNG"))]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import re
 import warnings
 import zipfile
@@ -41,7 +42,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Grayscale float image (first frame) of ``data``; raises _Skip with the reason."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
@@ -52,6 +53,7 @@ def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                     raise _Skip(f"refused: {w}x{h} pixels exceed the limit of {max_pixels}")
                 img.seek(0)
                 img.load()
+                img = ImageOps.exif_transpose(img)  # camera photos: upright as they are shown
                 mode = img.mode
                 if mode.startswith("I;16"):
                     arr = np.asarray(img, dtype=np.float64) / 65535.0
@@ -427,6 +429,22 @@ def _image_upload(items, skipped, image_shape, repair, max_entries, dtype) -> Da
                        source=f"uploaded image {name}", licence="the uploader's", meta={"files": names})
     stack = np.stack([img.ravel() for _, img in kept], axis=1)
     X = finish_matrix(stack, what=f"the {len(kept)} uploaded images", repair=repair, dtype=dtype)
-    return Dataset(X=X, name="upload", image_shape=tuple(target), skipped=skipped,
-                   title=f"{len(kept)} uploaded images", kind="image_set",
-                   source="uploaded images", licence="the uploader's", meta={"files": names})
+    labels, classes = _folder_labels(names)
+    return Dataset(X=X, name="upload", image_shape=tuple(target), labels=labels, skipped=skipped,
+                   title=f"{len(kept)} uploaded images", kind="image_set", source="uploaded images",
+                   licence="the uploader's", meta={"files": names, "classes": classes})
+
+
+def _natural_key(text: str) -> list:
+    """Sort key that puts s2 before s10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _folder_labels(names: list) -> tuple:
+    """Class ids from the folders of the images (as in a zip of s1/, s2/, ...), when there are several."""
+    folders = [posixpath.dirname(n) for n in names]
+    distinct = sorted(set(folders), key=_natural_key)
+    if len(distinct) < 2 or "" in distinct:
+        return None, None
+    index = {folder: i for i, folder in enumerate(distinct)}
+    return np.array([index[f] for f in folders]), [posixpath.basename(f) for f in distinct]
