@@ -4,7 +4,9 @@ Two figures per run:
 
 * ``peak_arrays``: the traced peak of the whole :func:`nmdcore.decompose` call, transients
   included, divided by the bytes of one m×n array of the working dtype (the caller's X is
-  allocated before tracing starts, so it is not counted; decompose's own copy of X is);
+  allocated before tracing starts, so it is not counted; decompose's own copy of X is), split
+  into ``setup_peak_arrays`` (validation and start, up to the callback at iteration 0) and
+  ``iteration_peak_arrays`` (from there on: the arrays held plus the transients of an iteration);
 * ``held_dense``: the m×n arrays alive after the first iteration (taken from a tracemalloc
   snapshot in the callback), i.e. the arrays the solver holds between iterations. Other large
   live blocks (index sets of X, masks) are summed in ``held_other_arrays``, and
@@ -20,7 +22,8 @@ from ._common import call_solver, each_configuration, log
 from .costs import ARRAY_TARGETS, STRAIGHTFORWARD_ARRAYS
 
 KEY_FIELDS = ("data", "m", "n", "dtype", "rank", "variant")
-CSV_FIELDS = ("data", "m", "n", "dtype", "rank", "variant", "status", "peak_mb", "peak_arrays", "held_dense",
+CSV_FIELDS = ("data", "m", "n", "dtype", "rank", "variant", "status", "peak_mb", "peak_arrays", "setup_peak_arrays",
+              "iteration_peak_arrays", "held_dense",
               "held_other_arrays", "straightforward_arrays", "target_dense", "meets_target", "start", "run_id")
 
 #: Live blocks smaller than this fraction of one m×n array are ignored in the breakdown.
@@ -63,16 +66,18 @@ def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) ->
         mn_bytes = X.size * X.dtype.itemsize
         held = {}
 
-        def after_first_iteration(progress):
-            if progress.iteration == 1 and "blocks" not in held:
+        def watch(progress):
+            if progress.iteration == 0:  # validation, copies and the start are done: peak of the setup
+                held["setup_peak"] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.reset_peak()
+            elif progress.iteration == 1 and "blocks" not in held:
                 held["blocks"] = _held_blocks(mn_bytes)
 
         gc.collect()
         tracemalloc.start(TRACE_FRAMES)
         try:
-            res = call_solver(X, r, variant, init, rec, "memory", max_iter=max_iter,
-                              callback=after_first_iteration)
-            peak = tracemalloc.get_traced_memory()[1]
+            res = call_solver(X, r, variant, init, rec, "memory", max_iter=max_iter, callback=watch)
+            iteration_peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
         if res is None:
@@ -83,11 +88,15 @@ def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) ->
         dense = sum(b["count"] for b in blocks if b["dense"])
         other = sum(b["bytes"] for b in blocks if not b["dense"]) / mn_bytes
         target = ARRAY_TARGETS.get(variant.spec.key)
+        peak = max(iteration_peak, held.get("setup_peak", 0))
         rec.update(status="ok" if blocks else "error: no iteration completed", peak_bytes=peak,
-                   peak_mb=round(peak / 2**20, 1), peak_arrays=round(peak / mn_bytes, 2), held_dense=dense,
+                   peak_mb=round(peak / 2**20, 1), peak_arrays=round(peak / mn_bytes, 2),
+                   setup_peak_arrays=round(held.get("setup_peak", 0) / mn_bytes, 2),
+                   iteration_peak_arrays=round(iteration_peak / mn_bytes, 2), held_dense=dense,
                    held_other_arrays=round(other, 2), held_blocks=blocks,
                    straightforward_arrays=STRAIGHTFORWARD_ARRAYS.get(variant.spec.key), target_dense=target,
-                   meets_target=None if target is None else bool(peak <= (target + other) * mn_bytes))
-        log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['peak_arrays']} m×n arrays, "
-            f"{dense} held + {rec['held_other_arrays']} in other blocks")
+                   meets_target=None if target is None else bool(iteration_peak <= (target + other) * mn_bytes))
+        log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['setup_peak_arrays']} m×n arrays "
+            f"in the setup, {rec['iteration_peak_arrays']} in the iterations; {dense} held + "
+            f"{rec['held_other_arrays']} in other blocks")
     return records

@@ -72,8 +72,9 @@ def _convergence_panel(ax, key, recs):
 
 def _memory_panel(ax, key, recs):
     xs = range(len(recs))
-    ax.bar([x - 0.2 for x in xs], [r["peak_arrays"] for r in recs], width=0.4, label="peak (transients too)")
-    ax.bar([x + 0.2 for x in xs], [r["held_dense"] + r["held_other_arrays"] for r in recs], width=0.4,
+    ax.bar([x - 0.27 for x in xs], [r["setup_peak_arrays"] for r in recs], width=0.27, label="peak in the setup")
+    ax.bar(list(xs), [r["iteration_peak_arrays"] for r in recs], width=0.27, label="peak in the iterations")
+    ax.bar([x + 0.27 for x in xs], [r["held_dense"] + r["held_other_arrays"] for r in recs], width=0.27,
            label="held after iteration 1")
     ref = [(x, r["straightforward_arrays"]) for x, r in zip(xs, recs) if r["straightforward_arrays"]]
     if ref:

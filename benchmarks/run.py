@@ -32,15 +32,17 @@ PRESETS = {
                       dtypes=["float64", "float32"], max_iter=6, repeats=5, budget=300.0, start="tsvd"),
         "convergence": dict(data=["synthetic", "mnist10k"], ranks=[32], dtypes=["float64"], time_limit=60.0,
                             max_iter=100000, start="random"),
-        "memory": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=2, start="tsvd"),
+        # counted in m×n arrays the figures hardly depend on the size; 10000 rows keep CD feasible
+        "memory": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=2, start="tsvd",
+                       shape=(10000, 784)),
     },
     "quick": {
         "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=4, repeats=3,
                       budget=20.0, start="tsvd"),
-        "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=5.0, max_iter=100000,
+        "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=4.0, max_iter=100000,
                             start="random", max_rows=5000),
         "memory": dict(data=["synthetic"], ranks=[16], dtypes=["float64"], max_iter=2, start="tsvd",
-                       shape=(10000, 784)),
+                       shape=(5000, 784)),
     },
     "smoke": {
         "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, repeats=1,
