@@ -161,5 +161,5 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         solver=spec.key,
         rank=r,
         params=params,
-        relu_error=relu_error(problem.X, theta, problem.norm_X),
+        relu_error=float(relu_error(problem.X, theta, problem.norm_X)),
     )

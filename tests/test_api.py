@@ -116,3 +116,17 @@ def test_float32_stays_float32(X):
     assert res.theta.dtype == np.float32
     res64 = nmdcore.decompose(X, 3, solver="tsvd")
     assert np.allclose(res.theta, res64.theta, atol=1e-4 * np.abs(res64.theta).max())
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import nmdcore._api
+
+    outcome = doctest.testmod(nmdcore._api)
+    assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_result_relu_error_is_a_python_float(X):
+    res = nmdcore.decompose(X, 3, solver="tsvd")
+    assert type(res.relu_error) is float

@@ -1,4 +1,9 @@
-"""Solver families. Each module exposes ``SPECS``, a tuple of SolverSpec."""
+"""Solver families. Each module exposes ``SPECS``, a tuple of SolverSpec.
+
+``ALL_SPECS`` lists them in the order users meet them: the baseline, the
+latent-model solvers, the three-block solvers, coordinate descent, the
+symmetric solvers and the factorization teaching solver.
+"""
 from .baseline import SPECS as _baseline
 from .coordinate import SPECS as _coordinate
 from .factorization import SPECS as _factorization
@@ -6,4 +11,4 @@ from .latent import SPECS as _latent
 from .symmetric import SPECS as _symmetric
 from .three_block import SPECS as _three_block
 
-ALL_SPECS = (*_baseline, *_coordinate, *_factorization, *_latent, *_symmetric, *_three_block,)
+ALL_SPECS = (*_baseline, *_latent, *_three_block, *_coordinate, *_symmetric, *_factorization)
