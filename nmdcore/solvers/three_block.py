@@ -38,8 +38,8 @@ PAPER_S23 = "Seraghiti et al., MLSP 2023 (arXiv:2305.08687)"
 PAPER_W24 = "Wang, Cui, Han, IEEE SPL 2024 (arXiv:2402.02442)"
 
 #: The r-sized residual formula is used only while ‖Z − WH‖² is at least this fraction of the
-#: magnitude of its terms; below it the cancellation error would exceed ~1e-10 (float64) or
-#: ~1e-4 (float32) of the residual, so the residual is computed entry by entry instead.
+#: magnitude of its terms; below it the cancellation error could exceed ~1e-10 (float64) or
+#: ~1e-3 (float32, m ~ 1e5) of the residual, so the residual is computed entry by entry instead.
 _GRAM_RESIDUAL_MIN = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2}
 
 
