@@ -346,3 +346,20 @@ def test_similarity_with_duplicate_items():
 def test_similarity_refuses_bad_input(bad, kwargs, exc):
     with pytest.raises(exc):
         knn_similarity(bad, **kwargs)
+
+
+@pytest.mark.parametrize("key, arrays", [("nsmd_apb", 4.5), ("nsmd_aapb", 4.5), ("sym_anls", 3.5), ("sym_hals", 3.5)])
+def test_memory_peak_in_n_by_n_arrays(key, arrays):
+    # NSMD holds M, the projection bounds, Θ and W; SymNMF only M (its peak is the input check's
+    # M − Mᵀ temporaries)
+    import tracemalloc
+    n = 400
+    M = symmetric_relu(n, 5, threshold=0.1, random_state=0)
+    U0 = np.abs(np.random.default_rng(0).standard_normal((n, 5)))
+    tracemalloc.start()
+    try:
+        nmdcore.decompose(M, 5, solver=key, init={"U": U0}, max_iter=5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= arrays * n * n * 8

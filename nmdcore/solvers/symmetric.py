@@ -171,22 +171,23 @@ def _run_nsmd(problem, start, params, monitor, *, accelerated: bool):
     a = KERNEL_QUARTIC
     scale = 1.0 / problem.norm_X ** 2
     U = start["U"]
-    theta = U @ U.T
-    W = problem.project(theta)
-    work = np.empty_like(M)
+    theta = np.empty_like(M)
+    W = np.empty_like(M)
 
-    def record(U, beta):
-        rel = relu_error(M, theta, problem.norm_X, work)
-        np.subtract(W, theta, out=work)
-        phi = 0.5 * (sq_norm(work) + lam * sq_norm(U)) * scale
+    def step_and_record(U, beta):
+        """Θ = UUᵀ, the ReLU error (W as scratch), then W = P_M(Θ) and Φ (Θ as scratch)."""
+        np.matmul(U, U.T, out=theta)
+        rel = relu_error(M, theta, problem.norm_X, W)
+        problem.project(theta, out=W)
+        np.subtract(theta, W, out=theta)  # Θ is not needed again: the next iteration rebuilds it
+        phi = 0.5 * (sq_norm(theta) + lam * sq_norm(U)) * scale
         extras = {"beta": beta} if accelerated else {}
         return monitor.record(phi, rel, **extras)
 
     with np.errstate(over="ignore", invalid="ignore"), _blas_threads(problem):
         U_prev = U
-        if record(U, 0.0):
-            return theta, {"U": U}
-        while True:
+        stop = step_and_record(U, 0.0)
+        while not stop:
             b = 2.0 * math.sqrt(sq_norm(W)) + lam
             beta = 0.0
             Y = U
@@ -196,12 +197,10 @@ def _run_nsmd(problem, start, params, monitor, *, accelerated: bool):
                 if beta > 0:
                     Y = U + beta * (U - U_prev)
             U_prev, U = U, bregman_step(Y, W, lam, L, b, a)
-            np.matmul(U, U.T, out=theta)
-            problem.project(theta, out=W)
-            if record(U, beta):
-                if monitor.stop_reason == "diverged":
-                    return U_prev @ U_prev.T, {"U": U_prev}
-                return theta, {"U": U}
+            stop = step_and_record(U, beta)
+        if monitor.stop_reason == "diverged":
+            U = U_prev
+        return np.matmul(U, U.T, out=theta), {"U": U}
 
 
 def _run_apb(problem, start, params, monitor):
