@@ -27,7 +27,8 @@ B = np.nan_to_num(B.to_numpy(dtype=float))
 theta = A @ B
 M = np.maximum(theta, 0)
 with c2:
-    st.plotly_chart(figures.heatmaps({"Θ = A·B": theta, "M = max(0, Θ)": M}, zmax=float(np.abs(theta).max()) or 1,
+    top = float(np.abs(theta).max()) or 1.0
+    st.plotly_chart(figures.heatmaps({"Θ = A·B": theta, "M = max(0, Θ)": M}, zmin=-top, zmax=top,
                                      colorscale="RdBu_r"), key="learn_5x5", width="stretch")
     k1, k2, k3 = st.columns(3)
     k1.metric("rank Θ", int(np.linalg.matrix_rank(theta)))
@@ -78,22 +79,21 @@ else:
 # ---------------------------------------------------------------- 3. formulations
 st.header("3 · Three ways to write the problem")
 st.markdown("Let Ω be the positions of the positive entries of X. All three look for a rank-r Θ.")
-f1, f2, f3 = st.columns(3)
-with f1:
-    st.subheader("LS-RMD")
-    st.markdown("Fit max(0, Θ) to X directly in least squares. Natural, but nonsmooth and nonconvex.")
-    st.latex(r"\min_{\operatorname{rank}\Theta\le r}\ \|X-\max(0,\Theta)\|_F^2")
-with f2:
-    st.subheader("Latent-RMD")
-    st.markdown("Introduce a latent Z that equals X on Ω and is ≤ 0 elsewhere, and fit Θ to Z. "
-                "Each step is a projection or a truncated SVD (Saul).")
-    st.latex(r"\min_{Z,\ \operatorname{rank}\Theta\le r}\ \|Z-\Theta\|_F^2\quad"
-             r"\text{s.t. } Z_\Omega=X_\Omega,\ Z_{\Omega^c}\le 0")
-with f3:
-    st.subheader("3B-RMD (three blocks)")
-    st.markdown("Write Θ = W·H: no SVD at all, each block (Z, W, H) has a closed-form update, which is "
-                "what makes BCD, eBCD, 3B-NMD and NMD-TM fast.")
-    st.latex(r"\min_{Z,\,W\in\mathbb{R}^{m\times r},\,H\in\mathbb{R}^{r\times n}}\ \|Z-WH\|_F^2\quad"
-             r"\text{s.t. } \max(0,Z)=X")
+formulations = (
+    ("LS-RMD", "Fit max(0, Θ) to X directly in least squares. Natural, but nonsmooth and nonconvex.",
+     r"\min_{\operatorname{rank}\Theta\le r}\ \|X-\max(0,\Theta)\|_F^2"),
+    ("Latent-RMD", "Introduce a latent Z that equals X on Ω and is ≤ 0 elsewhere, and fit Θ to Z. "
+                   "Each step is a projection or a truncated SVD (Saul).",
+     r"\min_{Z,\ \operatorname{rank}\Theta\le r}\ \|Z-\Theta\|_F^2\quad"
+     r"\text{s.t. } Z_\Omega=X_\Omega,\ Z_{\Omega^c}\le 0"),
+    ("3B-RMD (three blocks)", "Write Θ = W·H: no SVD at all, and each block (Z, W, H) has a closed-form "
+                              "update, which is what makes BCD, eBCD, 3B-NMD and NMD-TM fast.",
+     r"\min_{Z,\,W\in\mathbb{R}^{m\times r},\,H\in\mathbb{R}^{r\times n}}\ \|Z-WH\|_F^2\quad"
+     r"\text{s.t. } \max(0,Z)=X"),
+)
+for name, words, formula in formulations:
+    words_col, formula_col = st.columns([2, 3], vertical_alignment="center")
+    words_col.markdown(f"**{name}** — {words}")
+    formula_col.latex(formula)
 st.caption("The last two can have different minimisers than the first (Seraghiti et al. 2025); "
            "the app always reports the ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F next to what each solver minimises.")

@@ -118,13 +118,14 @@ def _log_layout(fig: go.Figure, xlabel: str, title: str | None, ylabel: str = "r
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
 
 
-def heatmaps(panels: dict, *, zmax: float | None = None, colorscale: str = "Viridis") -> go.Figure:
-    """Side-by-side heatmaps with a shared colour range (matrices, not images)."""
+def heatmaps(panels: dict, *, zmax: float | None = None, colorscale: str = "Viridis",
+             zmin: float = 0.0) -> go.Figure:
+    """Side-by-side heatmaps with a shared colour range [zmin, zmax] (matrices, not images)."""
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.04)
     if zmax is None:
         zmax = max(float(np.max(p)) for p in panels.values()) if panels else 1.0
     for i, mat in enumerate(panels.values(), start=1):
-        fig.add_trace(go.Heatmap(z=np.asarray(mat, dtype=float), zmin=0, zmax=zmax, colorscale=colorscale,
+        fig.add_trace(go.Heatmap(z=np.asarray(mat, dtype=float), zmin=zmin, zmax=zmax, colorscale=colorscale,
                                  showscale=(i == len(panels))), row=1, col=i)
         fig.update_yaxes(autorange="reversed", row=1, col=i)
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
