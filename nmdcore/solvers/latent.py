@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import erfcx
 
 from .._errors import HyperparameterError
-from .._linalg import randomized_tsvd, relu_error, sq_norm, tsvd_gram
+from .._linalg import axpby_inplace, randomized_tsvd, relu_error, sq_norm, tsvd_gram
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -175,9 +175,7 @@ def _run_a_nmd(problem, start, params, monitor):
         while True:
             k = monitor.iteration + 1
             problem.project(theta, out=Z)
-            np.subtract(Z, Z_old, out=work)          # Z ← Z + β(Z − Z_old)
-            work *= beta
-            Z += work
+            axpby_inplace(-beta, Z_old, 1.0 + beta, Z)   # Z ← Z + β(Z − Z_old)
             if not truncate(Z, theta):
                 monitor.record(np.nan, np.nan, beta=beta)
                 break
@@ -186,9 +184,7 @@ def _run_a_nmd(problem, start, params, monitor):
             if stop and monitor.stop_reason != "max_iter":
                 break                                   # the reference returns W H here
             if k < monitor.max_iter - 1:                # Θ ← Θ + β(Θ − Θ_old)
-                np.subtract(theta, theta_old, out=work)
-                work *= beta
-                theta += work
+                axpby_inplace(-beta, theta_old, 1.0 + beta, theta)
             gap = _distance(Z, theta, work)
             if k > 2:
                 if gap < previous_gap:                  # accept the extrapolated step
@@ -233,8 +229,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
         while True:
             variance = e_step(theta, sigma2, Z)
             if momentum:
-                np.multiply(step, alpha, out=work)     # Z ← Z + α(Z^{(k−1)} − Z^{(k−2)})
-                Z += work
+                axpby_inplace(alpha, step, 1.0, Z)     # Z ← Z + α(Z^{(k−1)} − Z^{(k−2)})
             if not truncate(Z, theta):
                 monitor.record(np.nan, np.nan, sigma2=sigma2)
                 break
