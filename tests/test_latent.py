@@ -160,7 +160,7 @@ def test_explicit_latent_start_only_enters_the_first_residual(planted):
     assert np.array_equal(plain.history["objective"][1:], shifted.history["objective"][1:])
 
 
-@pytest.mark.parametrize("solver", ["naive", "em"])
+@pytest.mark.parametrize("solver", LATENT)
 def test_non_finite_iterate_ends_as_diverged(planted, solver):
     theta0 = np.full(planted.shape, -1e160)   # the Gram matrix of the first Z overflows
     res = nmdcore.decompose(planted, 4, solver, init={"theta": theta0}, max_iter=10)
