@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import posixpath
 import re
@@ -10,7 +11,6 @@ import zipfile
 from collections import Counter
 
 import numpy as np
-import scipy.io
 import scipy.sparse as sp
 
 from .._errors import DatasetError, NMDError, NonFiniteError, ShapeError
@@ -46,6 +46,7 @@ def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
 
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # notes on damaged tags: the result decides
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 w, h = img.size
@@ -67,7 +68,7 @@ def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise _Skip(f"refused as a possible decompression bomb ({_one_line(exc)})") from None
     except UnidentifiedImageError:
         raise _Skip("not an image that can be read (unknown or corrupt format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, MemoryError) as exc:
+    except Exception as exc:  # untrusted bytes: any decoder failure means this file only is unusable
         raise _Skip(f"corrupt or truncated image ({_one_line(exc)})") from None
     if arr.ndim != 2:
         raise _Skip(f"unexpected image layout {arr.shape}")
@@ -89,6 +90,13 @@ def _resize(image: np.ndarray, shape: tuple) -> np.ndarray:
 _SPLIT = re.compile(r"[,;\t ]+")
 
 
+def _number_or_none(cell: str):
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
 def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
     """CSV / whitespace text -> array, naming the row and column of any bad cell (1-based)."""
     try:
@@ -101,13 +109,7 @@ def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
         if not line or line.startswith("#"):
             continue
         cells = [c for c in _SPLIT.split(line) if c != ""]
-        values = []
-        for col, cell in enumerate(cells, start=1):
-            try:
-                v = float(cell)
-            except ValueError:
-                v = None
-            values.append(v)
+        values = [_number_or_none(cell) for cell in cells]
         if all(v is None for v in values) and not rows and not header_seen:
             header_seen = True  # a header row of column names
             continue
@@ -129,7 +131,7 @@ def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
 
 
 def _check_declared_size(shape, max_entries: int) -> None:
-    size = int(np.prod([int(s) for s in shape])) if len(shape) else 1
+    size = math.prod(int(s) for s in shape)  # Python ints: no overflow on absurd headers
     if size > max_entries:
         raise ShapeError(f"has shape {tuple(shape)}: more than {max_entries} entries (the limit)")
 
@@ -172,23 +174,78 @@ def _read_npz(data: bytes, max_entries: int) -> np.ndarray:
         return _read_npy_array(archive[key], max_entries)
 
 
+def _mtx_numbers(tokens: list, what: str) -> np.ndarray:
+    try:
+        return np.array(tokens, dtype=np.float64)
+    except ValueError:
+        bad = next(t for t in tokens if _number_or_none(t) is None)
+        raise DatasetError(f"has {bad[:20]!r} where {what} should be") from None
+
+
 def _read_mtx(data: bytes, max_entries: int) -> np.ndarray:
-    # check the declared size before scipy allocates anything
-    for raw in data.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(b"%"):
-            continue
-        parts = line.split()
-        try:
-            declared = [int(p) for p in parts[:2]]
-        except ValueError:
-            raise DatasetError("is not a Matrix Market file (bad size line)") from None
-        _check_declared_size(declared, max_entries)
-        break
-    A = scipy.io.mmread(io.BytesIO(data))
-    if sp.issparse(A):
-        return _dense_from_sparse(A, max_entries)
-    return _read_npy_array(np.asarray(A), max_entries)
+    """Matrix Market (coordinate or array; real, integer or pattern; general, symmetric or
+    skew-symmetric), read here rather than by scipy.io.mmread, which crashes the process on some
+    damaged files (scipy 1.17.1: a last value followed by junk and no newline)."""
+    try:
+        lines = data.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise DatasetError("is not a Matrix Market file (not ASCII text)") from None
+    banner = lines[0].lower().split() if lines else []
+    if len(banner) != 5 or banner[:2] != ["%%matrixmarket", "matrix"]:
+        raise DatasetError("is not a Matrix Market file (no '%%MatrixMarket matrix' banner)")
+    layout, field, symmetry = banner[2:]
+    if field == "complex":
+        raise ShapeError("holds complex values, not real numbers")
+    if layout not in ("coordinate", "array") or field not in ("real", "double", "integer", "pattern") \
+            or symmetry not in ("general", "symmetric", "skew-symmetric") \
+            or (field == "pattern" and layout == "array"):
+        raise DatasetError(f"has an unsupported Matrix Market kind: {layout} {field} {symmetry}")
+    body = [ln for ln in lines[1:] if ln.strip() and not ln.lstrip().startswith("%")]
+    if not body:
+        raise DatasetError("has no size line")
+    size = body[0].split()
+    if len(size) != (3 if layout == "coordinate" else 2) or not all(t.isdigit() for t in size):
+        raise DatasetError(f"has a bad size line {body[0][:40]!r}")
+    m, n = int(size[0]), int(size[1])
+    _check_declared_size((m, n), max_entries)
+    if symmetry != "general" and m != n:
+        raise DatasetError(f"is marked {symmetry} but is {m}x{n}")
+    tokens = " ".join(body[1:]).split()
+    A = np.zeros((m, n))
+    if layout == "array":
+        if symmetry == "general":
+            count = m * n
+        else:
+            count = n * (n + 1) // 2 if symmetry == "symmetric" else n * (n - 1) // 2
+        if len(tokens) != count:
+            raise DatasetError(f"declares {count} values but holds {len(tokens)}")
+        values = _mtx_numbers(tokens, "a number")
+        if symmetry == "general":
+            return values.reshape(n, m).T.copy()  # column-major
+        rows, cols = np.tril_indices(n, 0 if symmetry == "symmetric" else -1)
+        order = np.lexsort((rows, cols))  # the file lists the lower triangle column by column
+        rows, cols = rows[order], cols[order]
+    else:
+        nnz = int(size[2])
+        width = 2 if field == "pattern" else 3
+        if len(tokens) != nnz * width:
+            raise DatasetError(f"declares {nnz} entries but holds {len(tokens) / width:g}")
+        table = _mtx_numbers(tokens, "an index or a value").reshape(nnz, width)
+        index = table[:, :2]
+        if np.any(index != np.round(index)) or np.any(index < 1) \
+                or np.any(index[:, 0] > m) or np.any(index[:, 1] > n):
+            raise DatasetError(f"has an entry index outside 1..{m} x 1..{n}")
+        rows, cols = index[:, 0].astype(np.int64) - 1, index[:, 1].astype(np.int64) - 1
+        values = np.ones(nnz) if field == "pattern" else table[:, 2]
+    bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise NonFiniteError(f"has {bad} NaN or infinite entries")
+    np.add.at(A, (rows, cols), values)  # repeated coordinates add up, as in the format
+    if symmetry != "general":
+        off = rows != cols
+        sign = 1.0 if symmetry == "symmetric" else -1.0
+        np.add.at(A, (cols[off], rows[off]), sign * values[off])
+    return A
 
 
 def _read_matrix(filename: str, data: bytes, max_entries: int) -> np.ndarray:
@@ -213,7 +270,7 @@ def _read_matrix(filename: str, data: bytes, max_entries: int) -> np.ndarray:
                 raise DatasetError(f"{filename} holds Python objects, which are never loaded (no pickle)") from None
             raise DatasetError(f"{filename} is not a NumPy {ext} file") from None
         raise DatasetError(f"{filename} cannot be read as a matrix ({_one_line(exc)})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, IndexError, TypeError) as exc:
+    except Exception as exc:  # untrusted bytes: any reader failure is this file's problem only
         raise DatasetError(f"{filename} is corrupt or truncated ({_one_line(exc)})") from None
     if A.ndim != 2:
         raise ShapeError(f"{filename} must hold a 2-D matrix, got shape {A.shape}")
@@ -276,14 +333,14 @@ def _expand(files, max_files: int, max_bytes: int, skipped: list) -> list:
                     try:
                         with archive.open(info) as fh:
                             content = fh.read(max_bytes - total + 1)
-                    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                    except Exception as exc:  # bad CRC, broken deflate stream, encrypted member...
                         skipped.append((member, f"cannot be unpacked ({_one_line(exc)})"))
                         continue
                     if len(content) > max_bytes - total:
                         skipped.append((member, "unpacks to more bytes than the limit"))
                         continue
                     take(member, content)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except Exception as exc:  # untrusted archive: whatever breaks, only this file is lost
             skipped.append((name, f"corrupt zip archive ({_one_line(exc)})"))
     return items
 
