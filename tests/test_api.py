@@ -130,3 +130,15 @@ def test_docstring_example_runs():
 def test_result_relu_error_is_a_python_float(X):
     res = nmdcore.decompose(X, 3, solver="tsvd")
     assert type(res.relu_error) is float
+
+
+def test_symmetry_check_spans_every_block():
+    from nmdcore._validation import check_matrix
+
+    rng = np.random.default_rng(3)
+    A = rng.random((700, 700))
+    M = A + A.T
+    assert check_matrix(M, input_kind="symmetric").shape == (700, 700)
+    M[650, 20] += 1e-3  # an asymmetry in the last row block only
+    with pytest.raises(nmdcore.NotSymmetricError, match="not symmetric"):
+        check_matrix(M, input_kind="symmetric")
