@@ -375,6 +375,20 @@ def test_corrupt_matrix_files_raise(filename, content, text):
         from_files([(filename, content)])
 
 
+@pytest.mark.parametrize("arrays, text", [
+    (dict(format="csr", shape=[3, 3], data=[1.0, 2.0], indices=[1, 2], indptr=[0, 5, 1, 2]), "indptr"),
+    (dict(format="csr", shape=[3, 3], data=[1.0, 2.0], indices=[1, 10**6], indptr=[0, 1, 2, 2]), "broken scipy sparse"),
+    (dict(format="csc", shape=[3, 3], data=[1.0, 2.0], indices=[1, -5], indptr=[0, 1, 2, 2]), "broken scipy sparse"),
+    (dict(format="coo", shape=[3, 3], data=[1.0, 2.0], row=[0, 10**6], col=[1, 2]), "index"),
+    (dict(format="dia", shape=[3, 3], data=[[1.0, 2.0, 3.0]], offsets=[0]), "save it as csr"),
+])
+def test_inconsistent_sparse_npz_is_refused_not_read_out_of_bounds(arrays, text):
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.array(v) for k, v in arrays.items()})
+    with pytest.raises(NMDError, match=text):
+        from_files([("m.npz", buffer.getvalue())])
+
+
 def test_declared_sizes_over_the_limit_are_refused_before_reading():
     header = b"%%MatrixMarket matrix array real general\n100000 100000\n1\n"
     with pytest.raises(ShapeError, match="more than"):
@@ -384,6 +398,14 @@ def test_declared_sizes_over_the_limit_are_refused_before_reading():
         from_files([("huge.npz", big)])
     with pytest.raises(ShapeError, match="more than 5 entries"):
         from_files([("m.csv", b"1,2,3\n4,5,6\n")], max_entries=5)
+    # a .npy header that claims 80 GB: refused before NumPy allocates anything
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (100_000, 100_000)})
+    fake = buffer.getvalue() + bytes(32)
+    for name, content in (("big.npy", fake), ("big.npz", dense_npz(X=np.zeros((6, 5))))):
+        with pytest.raises(ShapeError, match="more than"):
+            from_files([(name, content)], max_entries=25 if name.endswith("npz") else 10**6)
 
 
 def test_one_matrix_per_upload_and_images_beside_it_are_listed():

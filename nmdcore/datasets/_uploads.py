@@ -152,6 +152,22 @@ def _read_npy_array(array: np.ndarray, max_entries: int) -> np.ndarray:
     raise ShapeError(f"holds {array.dtype} values, not real numbers")
 
 
+def _check_npy_header(fileobj, max_entries: int) -> None:
+    """Refuse a .npy stream whose header declares more than ``max_entries`` entries.
+
+    NumPy allocates the whole array before reading the data, so a 100-byte file that declares
+    a huge shape would otherwise claim that much memory.
+    """
+    version = np.lib.format.read_magic(fileobj)
+    if version == (1, 0):
+        shape, _, _ = np.lib.format.read_array_header_1_0(fileobj)
+    elif version == (2, 0):
+        shape, _, _ = np.lib.format.read_array_header_2_0(fileobj)
+    else:
+        raise DatasetError(f"uses .npy format version {version[0]}.{version[1]}, which is not read here")
+    _check_declared_size(shape, max_entries)
+
+
 def _read_npz(data: bytes, max_entries: int) -> np.ndarray:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         keys = list(archive.files)
@@ -160,10 +176,16 @@ def _read_npz(data: bytes, max_entries: int) -> np.ndarray:
             fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
             _check_declared_size(archive["shape"], max_entries)
     if {"format", "shape", "data"} <= set(keys):
+        if fmt not in ("csr", "csc", "bsr", "coo"):
+            raise DatasetError(f"holds a scipy sparse {fmt} matrix; save it as csr, csc or coo")
         try:
-            return _dense_from_sparse(sp.load_npz(io.BytesIO(data)), max_entries)
-        except (ValueError, KeyError, OSError) as exc:
+            A = sp.load_npz(io.BytesIO(data))
+            if fmt != "coo":
+                # scipy checks little on load: a bad indptr would make toarray() read stray memory
+                A.check_format(full_check=True)
+        except (ValueError, KeyError, OSError, TypeError, IndexError) as exc:
             raise ShapeError(f"is a broken scipy sparse {fmt} file ({_one_line(exc)})") from None
+        return _dense_from_sparse(A, max_entries)
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         if len(keys) == 1:
             key = keys[0]
@@ -171,6 +193,8 @@ def _read_npz(data: bytes, max_entries: int) -> np.ndarray:
             key = "X"
         else:
             raise ShapeError(f"holds several arrays ({', '.join(keys[:6])}); name the matrix 'X'")
+        with archive.zip.open(f"{key}.npy") as member:
+            _check_npy_header(member, max_entries)
         return _read_npy_array(archive[key], max_entries)
 
 
@@ -261,6 +285,8 @@ def _read_matrix(filename: str, data: bytes, max_entries: int) -> np.ndarray:
         elif ext == ".npz":
             A = _read_npz(data, max_entries)
         else:
+            if data[:6] == b"\x93NUMPY":
+                _check_npy_header(io.BytesIO(data), max_entries)
             A = _read_npy_array(np.load(io.BytesIO(data), allow_pickle=False), max_entries)
     except NMDError as exc:
         raise type(exc)(f"{filename} {exc}") from None
