@@ -40,8 +40,12 @@ def _one_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- images
 
-def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """Grayscale float image (first frame) of ``data``; raises _Skip with the reason."""
+def _decode_image(data: bytes, max_pixels: int, budget: int) -> np.ndarray:
+    """Grayscale float image (first frame) of ``data``; raises _Skip with the reason.
+
+    ``max_pixels`` bounds one image, ``budget`` the pixels still allowed in all; both are
+    checked from the header, before anything is decoded.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -52,6 +56,8 @@ def _decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise _Skip(f"refused: {w}x{h} pixels exceed the limit of {max_pixels}")
+                if w * h > budget:
+                    raise _Skip(f"over the limit of {max_pixels} pixels in all")
                 img.seek(0)
                 img.load()
                 img = ImageOps.exif_transpose(img)  # camera photos: upright as they are shown
@@ -461,14 +467,15 @@ def _matrix_upload(items, matrices, skipped, image_shape, repair, max_entries, d
 
 
 def _image_upload(items, skipped, image_shape, repair, max_entries, dtype) -> Dataset:
-    images = []
+    images, decoded = [], 0
     for name, data in items:
         ext = _extension(name)
         if not data:
             skipped.append((name, "empty file (0 bytes)"))
             continue
         try:
-            image = _decode_image(data, max_entries)
+            image = _decode_image(data, max_entries, max_entries - decoded)
+            decoded += image.size
             negative = int(np.count_nonzero(image < 0))
             if negative and repair is None:
                 raise _Skip(f"has {negative} negative pixels; choose a repair: clip at zero, shift or absolute value")
