@@ -105,6 +105,8 @@ if data.is_images:
     else:
         picks = list(range(int(first), min(int(first) + count, n)))
     recon_png = results.image_reconstructions(data, record, baseline, picks)
+elif data.kind == "image":
+    recon_png = results.whole_image(data, record, baseline)
 else:
     c1, c2, c3 = st.columns(3)
     size = c3.slider("Block size", 10, 80, 40, key="block_size")

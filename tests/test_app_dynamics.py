@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import open_page
+from test_app_pages import interrupt_redraw, open_page
 pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
 
 
@@ -38,3 +38,16 @@ def test_step_and_start_scale_sliders_reach_the_solver():
     res = at.session_state["dyn_record"]["result"]
     assert res.params["step"] == pytest.approx(0.05) and res.params["init_scale"] == pytest.approx(0.1)
     assert res.n_iter == 50
+
+
+def test_stop_keeps_the_partial_dynamics(monkeypatch):
+    at = open_dynamics()
+    interrupt_redraw(monkeypatch, "convergence", at_call=6)
+    at.button(key="dyn_run").click().run()
+    monkeypatch.undo()
+    at.run()
+    assert not at.exception, at.exception
+    record = at.session_state["dyn_record"]
+    assert record["stopped"] and record["result"].n_iter == 5
+    assert at.success[0].value.startswith("stopped by you after 5 iterations")
+    assert len(at.get("plotly_chart")) == 3  # the partial run is drawn in full

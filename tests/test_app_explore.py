@@ -215,3 +215,13 @@ def test_run_equals_the_python_snippet_call():
     assert n == 13
     np.testing.assert_allclose(res.history["objective"][:n], direct.history["objective"][:n], rtol=1e-10)
     np.testing.assert_allclose(res.theta, direct.theta, rtol=1e-8, atol=1e-10)
+
+
+def test_single_image_dataset_shows_the_three_images():
+    at = pick_dataset(open_explore(), "satellite_like")
+    at.slider(key="rank").set_value(8)
+    small_budget(at, 10)
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    assert len(at.image) == 3
+    assert "relative error" in str(at.image[2].proto)

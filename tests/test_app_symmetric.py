@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import open_page
+from test_app_pages import interrupt_redraw, open_page
 SYMMETRIC = [k for k, s in nmdcore.SOLVERS.items() if s.family == "symmetric"]
 pytestmark = pytest.mark.skipif(not SYMMETRIC, reason="no symmetric solver in nmdcore")
 
@@ -44,3 +44,17 @@ def test_rank_and_solver_change_on_a_similarity_graph():
     assert record["rank"] == 5 and [r["solver"] for r in record["runs"]] == ["tsvd", SYMMETRIC[0]]
     theta = record["runs"][1]["theta"]
     assert theta.shape == (100, 100) and np.allclose(theta, theta.T)
+
+
+def test_stop_ends_the_sequence_and_keeps_what_ran(monkeypatch):
+    at = open_symmetric()
+    interrupt_redraw(monkeypatch, "comparison", at_call=5)  # TSVD (1 redraw), then 3 of the first solver
+    at.number_input(key="sym_max_iter").set_value(300)
+    at.button(key="sym_run").click().run()
+    monkeypatch.undo()
+    at.run()
+    assert not at.exception, at.exception
+    record = at.session_state["sym_record"]
+    assert record["stopped"] and [r["solver"] for r in record["runs"]] == ["tsvd", SYMMETRIC[0]]
+    assert record["runs"][1]["n_iter"] == 3
+    assert at.success[0].value.startswith("stopped by you")

@@ -52,6 +52,7 @@ class Data:
     labels: np.ndarray | None = None
     skipped: tuple = ()
     from_catalogue: bool = False
+    kind: str = ""
 
     @property
     def is_images(self) -> bool:
@@ -123,7 +124,8 @@ def _as_data(ds, title: str, from_catalogue: bool = False) -> Data:
     return Data(X=X, key=content_key(X), name=getattr(ds, "name", title), title=title,
                 image_shape=tuple(int(s) for s in shape) if shape is not None else None,
                 labels=getattr(ds, "labels", None),
-                skipped=tuple(getattr(ds, "skipped", ()) or ()), from_catalogue=from_catalogue)
+                skipped=tuple(getattr(ds, "skipped", ()) or ()), from_catalogue=from_catalogue,
+                kind=str(getattr(ds, "kind", "") or ""))
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=6)

@@ -106,8 +106,8 @@ def chosen_data(kinds: tuple | None = None) -> uidata.Data:
 
 def _upload_box() -> uidata.Data | None:
     files = st.file_uploader(
-        "Images (PNG/JPEG, one per column) or one matrix (.npy, .npz, .csv)",
-        type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "csv", "txt", "mtx"],
+        "Images (PNG/JPEG, one per column; or a .zip of them) or one matrix (.npy, .npz, .csv, .mtx)",
+        type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "csv", "txt", "mtx", "zip"],
         accept_multiple_files=True, key="upload", max_upload_size=20)
     if files:
         try:

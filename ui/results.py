@@ -72,6 +72,23 @@ def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> 
     return figures.tiles_png(rows)
 
 
+def whole_image(data: Data, record: dict, baseline: dict) -> bytes:
+    """Original | max(0, TSVD) | max(0, Θ) when the matrix is itself one image; returns the PNG."""
+    X = np.asarray(data.X, dtype=np.float64)
+    top = float(X.max()) or 1.0
+    panels = {"original": X, "max(0, TSVD)": np.maximum(baseline["W"] @ baseline["H"], 0),
+              "max(0, Θ)": np.maximum(np.asarray(record["result"].theta, dtype=np.float64), 0)}
+    cols = st.columns(3)
+    tiles = []
+    for col, (name, img) in zip(cols, panels.items()):
+        tile = np.clip(img / top, 0, 1)
+        tiles.append(tile)
+        err = np.linalg.norm(X - img) / max(np.linalg.norm(X), 1e-300)
+        col.image(tile, caption=f"{name}" + ("" if name == "original" else f" — relative error {err:.3f}"),
+                  width="stretch", clamp=True)
+    return figures.tiles_png([tiles])
+
+
 def block_heatmaps(data: Data, record: dict, baseline: dict, rows: tuple, cols: tuple) -> None:
     """X, TSVD and max(0, Θ) on a block of the matrix (non-image data)."""
     r0, r1 = rows
