@@ -171,7 +171,7 @@ def _segment_distance(yy, xx, p, q):
 
 
 def satellite_like(height=256, width=256, random_state=None):
-    """Grayscale spacecraft on a black background: sparse, like the "satellite" image of ReLU-NMD compression demos.
+    """Grayscale spacecraft on a black background, sparse like the ReLU-NMD "satellite" demo image.
 
     A shaded cylindrical body, two or three pairs of ribbed solar panels and thin
     antennas are drawn at a random orientation; everything else is exactly zero
