@@ -138,6 +138,8 @@ def test_float32_on_request():
     ("nmf_basis", {"source": "yale"}, "source must be one of"),
     ("nmf_basis", {"source": "mnist5k", "rank": 1000}, "rank must be between"),
     ("nmf_basis", {"progress": 3}, "progress"),
+    ("nmf_basis", {"random_state": None}, "random_state"),
+    ("nmf_basis", {"max_iter": 0}, "max_iter"),
     ("digits", {"dtype": np.int32}, "dtype"),
 ])
 def test_bad_names_and_options_raise_one_line_errors(name, options, text):

@@ -149,6 +149,8 @@ def _load_nmf_basis(source="olivetti", rank=100, progress=None, data_home=None, 
         raise DatasetError(f"rank must be an integer, got {rank!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise DatasetError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise DatasetError(f"random_state must be an integer, got {random_state!r}")
     if progress is not None and not callable(progress):
         raise DatasetError("progress must be a callable(fraction, message) or None")
 
