@@ -86,8 +86,8 @@ if submitted and chosen:
 
 record = live.sequence_outcome("sym_record", data.key, status, "Choose solvers and press **Run**.")
 runs = record["runs"]
-chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs if len(r["history"]["time"]) > 1},
-                                      x="time"), key="sym-final", width="stretch")
+chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"), key="sym-final",
+                   width="stretch")
 table = pd.DataFrame([{"solver": r["label"], "ReLU error ‖M − max(0,Θ)‖/‖M‖": r["relu_error"],
                        "iterations": r["n_iter"], "time (s)": float(r["history"]["time"][-1]),
                        "stop": r["stop_reason"]} for r in runs])

@@ -48,13 +48,21 @@ with left:
 with right:
     status, chart = st.empty(), st.empty()
 
+
+
+def loss_figure(history: dict):
+    """The recorded loss only: Σ has negative entries, so a ReLU error would mean nothing here."""
+    return figures.lines(np.arange(len(history["objective"])), {"loss (relative)": history["objective"]},
+                         xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=True)
+
+
 if submitted:
     def done(result, stopped, stats):
         st.session_state["dyn_record"] = {"result": result, "stopped": stopped,
                                           "setting": (m, n, d, kappa, seed)}
     try:
         live.run_live(Sigma, r, "gd", params=params, run=run_cfg, seed=seed, chart=chart, status=status,
-                      key="dyn-live", on_done=done)
+                      key="dyn-live", on_done=done, figure=loss_figure)
     except nmdcore.NMDError as exc:
         st.error(str(exc))
 
@@ -65,15 +73,16 @@ if not record or record["setting"] != (m, n, d, kappa, seed):
 
 res = record["result"]
 h = res.history
-status.success(f"{'stopped by you' if record['stopped'] else res.stop_reason} after {res.n_iter} iterations; "
-               f"final loss {h['objective'][-1]:.3g}.")
-chart.plotly_chart(figures.convergence(h, objective_label=spec.objective), key="dyn-final", width="stretch")
+status.success(f"{'stopped by you' if record['stopped'] else 'finished (' + res.stop_reason + ')'} after "
+               f"{res.n_iter} iterations; final loss {h['objective'][-1]:.3g}.")
+chart.plotly_chart(loss_figure(h), key="dyn-final", width="stretch")
 its = np.arange(len(h["objective"]))
 c1, c2 = st.columns(2)
 sv_U = {f"σ{i}(U)": h[f"sv_U_{i}"] for i in range(1, 6) if f"sv_U_{i}" in h and np.any(h[f"sv_U_{i}"] > 0)}
 sv_V = {f"σ{i}(V)": h[f"sv_V_{i}"] for i in range(1, 6) if f"sv_V_{i}" in h and np.any(h[f"sv_V_{i}"] > 0)}
 c1.plotly_chart(figures.lines(its, {**sv_U, **sv_V}, xlabel="iteration", ylabel="singular value", log_y=True,
-                              title="Singular values of U and V"), key="dyn-sv", width="stretch")
+                              title="Singular values of U (solid) and V (dashed)", dashed=tuple(sv_V)),
+                key="dyn-sv", width="stretch")
 c2.plotly_chart(figures.lines(its, {"‖UᵀU − VᵀV‖_F": h["imbalance"]}, xlabel="iteration", ylabel="imbalance",
                               log_y=True, title="Balancedness"), key="dyn-imbalance", width="stretch")
 s = np.linalg.svd(Sigma, compute_uv=False)[:d]

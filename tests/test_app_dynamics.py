@@ -42,7 +42,7 @@ def test_step_and_start_scale_sliders_reach_the_solver():
 
 def test_stop_keeps_the_partial_dynamics(monkeypatch):
     at = open_dynamics()
-    interrupt_redraw(monkeypatch, "convergence", at_call=6)
+    interrupt_redraw(monkeypatch, "lines", at_call=6)
     at.button(key="dyn_run").click().run()
     monkeypatch.undo()
     at.run()

@@ -226,3 +226,20 @@ def test_upload_of_images_works(page, app_url, tmp_path):
     wait_for_app(page)
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("broken.png")
     no_exception(page)
+
+
+@pytest.mark.parametrize("path, run_key, shot_name", [
+    ("Compare", "compare_run", "compare_run"),
+    ("Symmetric", "sym_run", "symmetric_run"),
+    ("Factorization_dynamics", "dyn_run", "dynamics_run"),
+])
+def test_page_default_runs_draw_results(page, app_url, path, run_key, shot_name):
+    """The default run of the other solver pages, for their screenshots."""
+    page.goto(f"{app_url}/{path}")
+    wait_for_app(page)
+    widget(page, run_key).get_by_role("button").click()
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("stAlertContentSuccess").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    no_exception(page)
+    shot(page, shot_name)

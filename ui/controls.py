@@ -20,6 +20,7 @@ def solvers_for(families=GENERAL_FAMILIES, *, input_kind=("nonnegative", "real")
 
 
 def solver_label(key: str) -> str:
+    """Label and model of a registered solver (e.g. "eBCD-NMD — 3B-RMD"), for select boxes."""
     spec = nmdcore.SOLVERS[key]
     return f"{spec.label} — {spec.model}"
 
@@ -31,7 +32,8 @@ def solver_picker(keys: list[str], key: str = "solver", default: str = "ebcd") -
     choice = persistent(st.selectbox, key, default, "Solver", options=keys, format_func=solver_label,
                         help="Every solver registered in nmdcore.SOLVERS that fits this data.")
     spec = nmdcore.SOLVERS[choice]
-    st.caption(f"{spec.paper}. Records: {spec.objective}.")
+    st.caption(f"{spec.description} — {spec.paper}. Records: {spec.objective}." if spec.description
+               else f"{spec.paper}. Records: {spec.objective}.")
     return choice
 
 

@@ -44,10 +44,15 @@ def comparison(histories: dict, *, x: str = "time", field: str = "relu_error",
     if subtract_min:
         floor = min(float(np.nanmin(h[field])) for h in histories.values()) if histories else 0.0
     fig = go.Figure()
+    x_end = max((len(h[field]) - 1 if x == "iteration" else float(h["time"][-1]) for h in histories.values()),
+                default=1.0) or 1.0
     for i, (label, h) in enumerate(histories.items()):
         xs = np.arange(len(h[field])) if x == "iteration" else np.asarray(h["time"], dtype=float)
-        fig.add_trace(go.Scatter(x=xs, y=_positive(np.asarray(h[field]) - floor), mode="lines",
-                                 name=label, line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
+        ys = np.asarray(h[field], dtype=float) - floor
+        one_shot = len(ys) == 1  # a baseline such as TSVD: a horizontal reference line
+        fig.add_trace(go.Scatter(x=[0.0, x_end] if one_shot else xs, y=_positive(np.repeat(ys, 2) if one_shot else ys),
+                                 mode="lines", name=label,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2, dash="dot" if one_shot else None)))
     ylabel = "ReLU error − best" if subtract_min else "ReLU error"
     _log_layout(fig, "iteration" if x == "iteration" else "time (s)", None, ylabel)
     return fig
@@ -132,12 +137,13 @@ def heatmaps(panels: dict, *, zmax: float | None = None, colorscale: str = "Viri
     return fig
 
 
-def lines(xs, series: dict, *, xlabel: str, ylabel: str, log_y: bool = False, title=None) -> go.Figure:
-    """Several named lines over a shared x."""
+def lines(xs, series: dict, *, xlabel: str, ylabel: str, log_y: bool = False, title=None,
+          dashed=()) -> go.Figure:
+    """Several named lines over a shared x (names in ``dashed`` drawn dashed, on top)."""
     fig = go.Figure()
     for i, (name, ys) in enumerate(series.items()):
         fig.add_trace(go.Scatter(x=xs, y=_positive(ys) if log_y else ys, mode="lines", name=name,
-                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+                                 line=dict(color=PALETTE[i % len(PALETTE)], dash="dash" if name in dashed else None)))
     if log_y:
         fig.update_yaxes(type="log", exponentformat="power")
     fig.update_yaxes(title=ylabel)
