@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+import nmdcore
 from test_app_pages import interrupt_redraw, open_page
 from ui import compress
 
@@ -33,8 +35,10 @@ def test_basis_then_default_compression(compress_page):
     res = at.session_state["compress_record"]["result"]
     assert res.rank == 11  # the default 55 clamped to k − 1
     assert float(metrics["‖U − max(0, TSVD)‖/‖U‖"]) >= 0
-    e_tsvd, e_nmd = (float(v) for v in metrics["eq. (10) with TSVD / ReLU-NMD"].split(" / "))
-    assert e_nmd >= float(metrics["NMF error, eq. (10), original U"]) - 1e-3
+    e_tsvd = float(metrics["eq. (10), U from TSVD"])
+    e_nmd = float(metrics[f"eq. (10), U from {nmdcore.SOLVERS[res.solver].label}"])
+    e_orig = float(metrics["NMF error, eq. (10), original U"])
+    assert all(0 <= e <= 1 for e in (e_tsvd, e_nmd, e_orig))  # V = 0 is feasible: eq. (10) <= 1
     assert len(at.image) == 1  # the basis grid (original / TSVD / ReLU-NMD)
 
 
