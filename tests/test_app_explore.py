@@ -225,3 +225,25 @@ def test_single_image_dataset_shows_the_three_images():
     assert not at.exception, at.exception
     assert len(at.image) == 3
     assert "relative error" in str(at.image[2].proto)
+
+
+def test_upload_of_a_csv_matrix_runs_with_block_heatmaps():
+    at = pick_dataset(open_explore(), "__upload__")
+    rng = np.random.default_rng(3)
+    M = np.maximum(0, rng.standard_normal((25, 4)) @ rng.standard_normal((4, 18)))
+    csv = "\n".join(",".join(f"{v:.6f}" for v in row) for row in M).encode()
+    at.sidebar.file_uploader(key="upload").set_value(("m.csv", csv, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert at.session_state["uploaded"].X.shape == (25, 18)
+    at.slider(key="rank").set_value(4)
+    small_budget(at, 200)
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["explore_record"]["result"].relu_error < 0.05  # planted ReLU rank 4
+    assert not at.image and len(at.get("plotly_chart")) == 2
+
+
+def test_catalogue_in_the_sidebar_leaves_out_the_long_nmf_basis():
+    at = open_explore()
+    options = at.sidebar.selectbox(key="dataset").options
+    assert "MNIST 5k (500 per digit)" in options and not any("NMF basis" in o for o in options)

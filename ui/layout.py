@@ -25,6 +25,9 @@ PAGES = (
 )
 
 UPLOAD = "__upload__"
+#: Catalogue entries not offered in the sidebar: the NMF basis is a long computation that
+#: the Compress page runs with a progress bar and caches.
+NOT_IN_PICKER = ("nmf_basis",)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -69,7 +72,8 @@ def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     Data or None
         None when nothing usable is chosen (the reason is shown).
     """
-    entries = [e for e in uidata.catalogue() if kinds is None or e.get("kind") in kinds]
+    entries = [e for e in uidata.catalogue()
+               if e["name"] not in NOT_IN_PICKER and (kinds is None or e.get("kind") in kinds)]
     names = [e["name"] for e in entries] + [UPLOAD]
     titles = {e["name"]: e["title"] + ("" if e.get("offline") else " (download)") for e in entries}
     titles[UPLOAD] = "Your files (upload)…"
