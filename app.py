@@ -19,6 +19,8 @@ A sparse nonnegative matrix X is often of **full rank**, yet it can equal max(0,
 truncated SVD cannot use. The solvers of `nmdcore` search for such a Θ.
 """
 )
+st.page_link("pages/2_Explore.py", label="Start exploring — MNIST 5k digits, eBCD-NMD, rank 20 (offline)",
+             icon=":material/play_circle:")
 cards = {
     "pages/1_Learn.py": "The idea on a 5×5 example, TSVD versus ReLU-NMD as the rank moves, the three models.",
     "pages/2_Explore.py": "Pick data and a solver, watch the error fall live, look at the reconstructions.",

@@ -18,6 +18,8 @@ from .data import Data
 def tsvd_baseline(key: str, rank: int, _X: np.ndarray) -> dict:
     """TSVD of ``_X`` at ``rank``, cached by the content key of ``_X``: factors and errors."""
     res = nmdcore.decompose(_X, rank, solver="tsvd")
+    for name in ("W", "H"):  # shared by every session: never written to
+        res.factors[name].setflags(write=False)
     return {"W": res.factors["W"], "H": res.factors["H"], "relu_error": res.relu_error,
             "lra_error": float(res.history["objective"][-1])}
 
