@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nmdcore
-from nmdcore import HyperparameterError, InitError
+from nmdcore import HyperparameterError, InitError, _kernels
 from nmdcore._linalg import RowBlockRunner, SingularGramWarning
 from nmdcore.solvers import three_block
 
@@ -38,6 +38,15 @@ def run_trace(d, **overrides):
                   tol=0, tol_stall=0, **reference_params(solver, json.loads(str(d["params_json"]))))
     kwargs.update(overrides)
     return nmdcore.decompose(d["X"], int(d["r"]), REFERENCE_NAME[solver], **kwargs)
+
+
+@pytest.fixture(autouse=True, params=["numpy", "numba"])
+def kernel_backend(request, monkeypatch):
+    """Every test of this module runs on both backends of the fused passes (nmdcore._kernels)."""
+    if request.param == "numba" and not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv(_kernels.ENV_VAR, request.param)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +282,24 @@ def test_spd_inverse_and_axpby():
         assert np.allclose(spd_inverse(np.ones((2, 2))), np.linalg.pinv(np.ones((2, 2))))
     x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
     assert np.allclose(axpby_inplace(1.7, x, -0.7, y), 1.7 * x - 0.7, rtol=1e-15) and y[0, 0] == -0.7
+
+
+@pytest.mark.parametrize("solver", THREE_BLOCK)
+def test_memory_peak_in_m_by_n_arrays(solver, kernel_backend):
+    """During the iterations: the problem's copy of X and the solver's two m×n states (ebcd: D and
+    D_e; nmd_3b, nmd_tm: Z and Θ_old; bcd: Z), plus ``problem.lower`` or U on the NumPy backend;
+    Θ is formed after the states are freed. Row-block scratch is a small fraction of one array."""
+    import tracemalloc
+    m, n, r = 3000, 400, 5
+    rng = np.random.default_rng(0)
+    X = np.maximum(0, rng.standard_normal((m, r)) @ rng.standard_normal((r, n)))
+    init = {"W": rng.standard_normal((m, r)), "H": rng.standard_normal((r, n))}
+    nmdcore.decompose(X, r, solver, init=init, max_iter=1)  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        nmdcore.decompose(X, r, solver, init=init, max_iter=5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    arrays = 3.25 if kernel_backend == "numba" else 4.25
+    assert peak <= arrays * m * n * 8

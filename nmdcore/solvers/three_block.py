@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _kernels
 from .._errors import InitError
 from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, relu_error, serial_blas, spd_inverse,
                        sq_norm)
@@ -138,23 +139,29 @@ def _sqrt_rel(value_sq: float, norm_X: float) -> float:
 def _run_bcd(problem, start, params, monitor):
     """Exact block coordinate descent: Z ← P(WH); W ← LS_W(Z, H); H ← LS_H(Z, W).
 
-    Memory: X, ``problem.lower`` and Z. One fused pass per iteration forms Θ = WH
-    block by block, takes its ReLU error (and ‖Z − Θ‖ when the r-sized formula is
-    not accurate enough), and overwrites Z with the next P(Θ).
+    Memory: X and Z (and ``problem.lower`` on the NumPy backend). One fused pass per
+    iteration forms Θ = WH block by block, takes its ReLU error (and ‖Z − Θ‖ when the
+    r-sized formula is not accurate enough), and overwrites Z with the next P(Θ).
     """
-    X, L, nX, dt = problem.X, problem.lower, problem.norm_X, problem.dtype
+    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    kernels = _kernels.fused_kernels()
+    L = None if kernels else problem.lower
     W, H = start["W"], start["H"]
     Z = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
-    runner = RowBlockRunner(X.shape, dt, n_scratch=2)
+    runner = RowBlockRunner(X.shape, dt, n_scratch=1 if kernels else 2)
     sq = runner.sq
+    zero = dt.type(0)
 
     def evaluate(W, H, exact):
         """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH)."""
         def block(rows, s):
             b = rows.stop - rows.start
-            T, E = s[0][:b], s[1][:b]
+            T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x = Z[rows], X[rows]
+            if kernels:
+                return kernels.bcd_block(T, z, x, exact, zero)
+            E = s[1][:b]
             res = 0.0
             if exact:
                 res = sq(np.subtract(z, T, out=E), s)
@@ -187,6 +194,7 @@ def _run_bcd(problem, start, params, monitor):
             res, rel, z_sq = evaluate(W, H, s_sq is None)
             if monitor.record(_sqrt_rel(res if s_sq is None else s_sq, nX), _sqrt_rel(rel, nX)):
                 break
+    Z = None  # free the m×n state before Θ is formed
     return _finish(monitor, W, H, W_prev, H_prev)
 
 
@@ -200,8 +208,8 @@ def _run_ebcd(problem, start, params, monitor):
     ``Z_α = WH + αD``, ``Z_α Hᵀ = W(HHᵀ) + α DHᵀ`` and ``W_eᵀ Z_α = (W_eᵀW)H + α W_eᵀD``,
     and for a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
     ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω, 0 elsewhere) and the ReLU
-    residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, U, D and D_e; Θ_e only
-    exists block by block.
+    residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and D_e (and U on the
+    NumPy backend; the compiled kernel tests X > 0 instead); Θ_e only exists block by block.
     """
     alpha, mu = params["alpha"], params["mu"]
     alpha_max, delta_bar = params["alpha_max"], params["delta_bar"]
@@ -214,9 +222,11 @@ def _run_ebcd(problem, start, params, monitor):
     S = float(np.sqrt(sq_norm(D)))
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
         return _finish(monitor, W, H, W, H)
-    upper = np.where(problem.positive, np.array(np.inf, dt), np.array(0, dt))
+    kernels = _kernels.fused_kernels()
+    upper = None if kernels else np.where(X > 0, np.array(np.inf, dt), np.array(0, dt))
     runner = RowBlockRunner(X.shape, dt, n_scratch=1)
     sq = runner.sq
+    zero = dt.type(0)
 
     def evaluate(W_e, H_e, D_e):
         """D_e ← P(Θ_e) − Θ_e for Θ_e = W_e H_e; returns (‖D_e‖², ‖X − max(0, Θ_e)‖²)."""
@@ -224,6 +234,8 @@ def _run_ebcd(problem, start, params, monitor):
             T = s[0][:rows.stop - rows.start]
             np.matmul(W_e[rows], H_e, out=T)
             x, d = X[rows], D_e[rows]
+            if kernels:
+                return kernels.ebcd_block(T, d, x, zero)
             np.subtract(x, T, out=T)
             np.minimum(T, upper[rows], out=d)
             return sq(d, s), sq(np.minimum(T, x, out=T), s)
@@ -263,6 +275,7 @@ def _run_ebcd(problem, start, params, monitor):
                 alpha = 1.0
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
+    D = D_e = None  # free the m×n states before Θ is formed
     return _finish(monitor, W, H, W, H)
 
 
@@ -278,26 +291,34 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     iterations, ``Θ ← (1+a)Θ − aΘ_old`` (reference quirk). The objective is the latent
     residual ``‖Z − WH‖`` (3B-NMD) or the ReLU error (NMD-TM).
 
-    Memory: X, ``problem.lower``, Z_old and Θ_old. After the two products with Z, one
-    fused pass forms Θ = WH block by block, takes its errors, extrapolates Θ_old and
-    builds the next Z (same operation order as the reference, so the same rounding).
+    Memory: X, Z_old and Θ_old (and ``problem.lower`` on the NumPy backend). After the
+    two products with Z, one fused pass forms Θ = WH block by block, takes its errors,
+    extrapolates Θ_old and builds the next Z (same operation order as the reference, so
+    the same rounding).
     """
     a = momentum
-    X, L, nX, dt = problem.X, problem.lower, problem.norm_X, problem.dtype
+    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    kernels = _kernels.fused_kernels()
+    L = None if kernels else problem.lower
     W, H = start["W"], start["H"]
     Zx = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
     Tx = np.empty_like(X)  # Θ_old: the (extrapolated) Θ of the previous iteration
-    runner = RowBlockRunner(X.shape, dt, n_scratch=2)
+    runner = RowBlockRunner(X.shape, dt, n_scratch=1 if kernels else 2)
     sq = runner.sq
+    keep, grow, zero = dt.type(-a), dt.type(1.0 + a), dt.type(0)  # the scalars NumPy uses below
 
     def evaluate(W, H, exact, extrapolate):
         """For Θ = WH: (‖Z − Θ‖² if exact, ‖X − max(0, Θ)‖², ‖Z_next‖²), where
         Θ_old ← (1+a)Θ − aΘ_old (or Θ) and Z_next = (1+a)P(Θ_old) − aZ replaces Z."""
         def block(rows, s):
             b = rows.stop - rows.start
-            T, E = s[0][:b], s[1][:b]
+            T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x, t = Zx[rows], X[rows], Tx[rows]
+            if kernels:
+                return kernels.momentum_block(T, z, x, t, exact, extrapolate, latent_objective,
+                                              keep, grow, zero)
+            E = s[1][:b]
             res = 0.0
             if exact:
                 res = sq(np.subtract(z, T, out=E), s)
@@ -352,6 +373,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             res, rel, z_sq = evaluate(W, H, latent_objective and s_sq is None, extrapolate)
             if monitor.record(objective(s_sq, res, rel), _sqrt_rel(rel, nX)):
                 break
+    Zx = Tx = None  # free the m×n states before Θ is formed
     return _finish(monitor, W, H, W_prev, H_prev)
 
 
