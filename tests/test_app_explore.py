@@ -247,3 +247,28 @@ def test_catalogue_in_the_sidebar_leaves_out_the_long_nmf_basis():
     at = open_explore()
     options = at.sidebar.selectbox(key="dataset").options
     assert "MNIST 5k (500 per digit)" in options and not any("NMF basis" in o for o in options)
+
+
+def test_downloads_hold_the_factors_history_and_figures():
+    import json
+
+    import pandas as pd
+
+    from ui import figures, results
+
+    at = pick_dataset(open_explore(), "relu_lowrank")
+    small_budget(at, 7)
+    at.button(key="run").click().run()
+    record = at.session_state["explore_record"]
+    res = record["result"]
+    assert len(at.get("download_button")) == 3  # factors, history, curve (no image grid for a matrix)
+    with np.load(io.BytesIO(results.factors_npz(record))) as npz:
+        assert set(res.factors) <= set(npz.files)
+        np.testing.assert_array_equal(npz["W"] @ npz["H"], res.factors["W"] @ res.factors["H"])
+        settings = json.loads(str(npz["settings"]))
+    assert settings["solver"] == res.solver and settings["rank"] == res.rank and settings["dataset"] == "relu_lowrank"
+    frame = pd.read_csv(io.BytesIO(results.history_csv(res.history)), index_col="iteration")
+    assert len(frame) == res.n_iter + 1
+    np.testing.assert_allclose(frame["relu_error"].to_numpy(), res.history["relu_error"])
+    png = figures.convergence_png(res.history)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
