@@ -37,6 +37,7 @@ if key not in compress._bases():
         if not st.button("Compute the NMF basis", type="primary", key="compress_basis"):
             st.stop()
         bar = st.progress(0.0, text="NMF: starting")
+        st.button("Stop", key="compress_basis_stop", help="Stops the NMF at its next progress report.")
         try:
             compress.nmf_basis(source, nmf_rank, sweeps,
                                progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))

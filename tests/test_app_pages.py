@@ -81,3 +81,20 @@ def test_learn_rank_slider_moves_errors():
     assert float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"]) < float(before["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
     # the planted rank is 4: the ReLU-NMD fits X almost exactly there, far better than TSVD
     assert float(after["ReLU-NMD error"]) < 0.05 < float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
+
+
+@pytest.mark.parametrize("path, families", [
+    ("pages/3_Compare.py", ("latent", "three_block", "coordinate", "factorization")),
+    ("pages/4_Compress.py", ("latent", "three_block", "coordinate")),
+    ("pages/5_Symmetric.py", ("symmetric",)),
+    ("pages/6_Factorization_dynamics.py", ("factorization",)),
+])
+def test_page_says_so_when_its_solver_family_is_missing(monkeypatch, path, families):
+    import nmdcore
+
+    for key in [k for k, s in nmdcore.SOLVERS.items() if s.family in families]:
+        monkeypatch.delitem(nmdcore.SOLVERS, key)
+    at = open_page(path)
+    assert not at.exception, at.exception
+    assert any("is not in nmdcore yet" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")
