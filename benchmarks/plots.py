@@ -54,14 +54,26 @@ def _speed_panel(ax, key, recs):
     ax.legend(fontsize=7, ncols=min(4, len(ranks)))
 
 
+#: Line style per solver family in the convergence plot (colours alone repeat after ten solvers).
+FAMILY_STYLE = {"three_block": "-", "latent": "--", "coordinate": "-.", "factorization": ":"}
+
+
 def _convergence_panel(ax, key, recs):
-    for rec in recs:
+    colours = ax.figure.colormaps["tab20"] if hasattr(ax.figure, "colormaps") else None
+    starts, lows = [], []
+    for i, rec in enumerate(recs):
         pts = [(t, e) for t, e in zip(rec["time_s"], rec["relu_error"]) if t is not None and e is not None]
-        if pts:
-            ax.plot(*zip(*pts), label=rec["variant"], linewidth=1.2)
+        if not pts:
+            continue
+        starts.append(pts[0][1])
+        lows.append(min(e for _, e in pts))
+        ax.plot(*zip(*pts), label=rec["variant"], linewidth=1.2, linestyle=FAMILY_STYLE.get(rec.get("family"), "-"),
+                color=None if colours is None else colours(i % 20))
     if recs[0].get("tsvd_relu_error") is not None:
         ax.axhline(recs[0]["tsvd_relu_error"], color="black", linestyle="--", linewidth=0.8, label="TSVD")
     ax.set_yscale("log")
+    if starts:  # a diverging solver (NMD-TM from a random start) must not squash the others
+        ax.set_ylim(0.9 * min(lows), 1.2 * max(starts))
     ax.set_xlabel("seconds")
     ax.set_ylabel("‖X − max(0, Θ)‖_F / ‖X‖_F")
     ax.set_title(f"{key['data']} {key['m']}×{key['n']}, r = {key['rank']}, {key['dtype']}, "

@@ -19,6 +19,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     __package__ = "benchmarks"
 
 from benchmarks import convergence, memory, plots, speed  # noqa: E402
+from benchmarks.costs import target_ratio  # noqa: E402
 from benchmarks._common import (  # noqa: E402
     DATASET_NAMES, RESULTS, DatasetUnavailable, environment, load_dataset, log, merge_records, solver_variants,
     write_csv)
@@ -37,12 +38,13 @@ PRESETS = {
                        shape=(10000, 784)),
     },
     "quick": {
+        # only the solvers issue 6 sets a speed target for (three-block, latent with randomized TSVD)
         "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=4, repeats=3,
-                      budget=20.0, start="tsvd"),
-        "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=4.0, max_iter=100000,
+                      budget=20.0, start="tsvd", targets_only=True),
+        "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=3.0, max_iter=100000,
                             start="random", max_rows=5000),
         "memory": dict(data=["synthetic"], ranks=[16], dtypes=["float64"], max_iter=2, start="tsvd",
-                       shape=(5000, 784)),
+                       shape=(3000, 784)),
     },
     "smoke": {
         "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, repeats=1,
@@ -72,11 +74,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a few minutes: r = 32 at MNIST scale, short runs")
+    size.add_argument("--quick", action="store_true",
+                      help="a few minutes: the solvers with a speed target at r = 32 and MNIST scale, short runs")
     size.add_argument("--smoke", action="store_true", help="seconds: tiny matrices (used by the test suite)")
     p.add_argument("--parts", type=_csv_list, default=list(PARTS), help=f"comma list of {', '.join(PARTS)}")
     p.add_argument("--data", type=_csv_list, help=f"comma list of {', '.join(DATASET_NAMES)}")
-    p.add_argument("--solvers", type=_csv_list, help="comma list of solver keys or variants, e.g. bcd,a_nmd[randomized]")
+    p.add_argument("--solvers", type=_csv_list,
+                   help="comma list of solver keys or variants, e.g. bcd,a_nmd[randomized]")
     p.add_argument("--ranks", type=_int_list, help="comma list of ranks, e.g. 16,32,64,128")
     p.add_argument("--dtypes", type=_csv_list, help="comma list of float64, float32")
     p.add_argument("--max-iter", type=int, help="iterations per speed/memory run (at least 3 for speed)")
@@ -148,20 +152,25 @@ def main(argv=None) -> dict:
     for part in (p for p in PARTS if p in args.parts):
         cfg = settings(args, part)
         env = {**environment(), "settings": {k: v for k, v in cfg.items()}}
+        part_variants = variants
+        if cfg.get("targets_only") and not args.solvers:
+            part_variants = [v for v in variants
+                             if any(target_ratio(v.spec, v.spec.resolve(v.hyperparams), r) for r in cfg["ranks"])]
         skipped = []
         datasets = _datasets(cfg, skipped)
         common = dict(start=cfg["start"], run_id=run_id)
         if part == "speed":
-            records = speed.run_speed(datasets, cfg["ranks"], cfg["dtypes"], variants, max_iter=cfg["max_iter"],
-                                      repeats=cfg["repeats"], budget_s=cfg["budget"], **common)
+            records = speed.run_speed(datasets, cfg["ranks"], cfg["dtypes"], part_variants,
+                                      max_iter=cfg["max_iter"], repeats=cfg["repeats"], budget_s=cfg["budget"],
+                                      **common)
             key, fields, plot = speed.KEY_FIELDS, speed.CSV_FIELDS, plots.plot_speed
         elif part == "convergence":
-            records = convergence.run_convergence(datasets, cfg["ranks"], cfg["dtypes"], variants,
+            records = convergence.run_convergence(datasets, cfg["ranks"], cfg["dtypes"], part_variants,
                                                   time_limit=cfg["time_limit"], max_iter=cfg["max_iter"], **common)
             key, fields, plot = convergence.KEY_FIELDS, convergence.SUMMARY_FIELDS, plots.plot_convergence
         else:
-            records = memory.run_memory(datasets, cfg["ranks"], cfg["dtypes"], variants, max_iter=cfg["max_iter"],
-                                        **common)
+            records = memory.run_memory(datasets, cfg["ranks"], cfg["dtypes"], part_variants,
+                                        max_iter=cfg["max_iter"], **common)
             key, fields, plot = memory.KEY_FIELDS, memory.CSV_FIELDS, plots.plot_memory
         env["load_average_after"] = environment()["load_average"]
         env["skipped_datasets"] = skipped
