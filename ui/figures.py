@@ -152,26 +152,48 @@ def lines(xs, series: dict, *, xlabel: str, ylabel: str, log_y: bool = False, ti
     return fig
 
 
-def convergence_png(history: dict, objective_label: str = "objective") -> bytes:
-    """The convergence curve as a PNG (matplotlib; no browser or kaleido needed)."""
+def convergence_png(history: dict, objective_label: str = "objective", size=(900, 420)) -> bytes:
+    """The convergence curve (log scale) as a PNG, drawn with Pillow (no browser or extra package)."""
     import io
 
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from PIL import Image, ImageDraw, ImageFont
 
-    fig = Figure(figsize=(7, 3.6), dpi=110)
-    ax = fig.add_subplot()
-    its = np.arange(len(history["relu_error"]))
-    ax.semilogy(its, _positive(history["relu_error"]), label="ReLU error", color=PALETTE[0])
-    ax.semilogy(its, _positive(history["objective"]), ":", label=objective_label, color=PALETTE[1])
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("relative error")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    width, height = size
+    left, right, top, bottom = 70, 20, 40, 45
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    series = [("ReLU error", _positive(history["relu_error"]), PALETTE[0]),
+              (objective_label[:60], _positive(history["objective"]), PALETTE[1])]
+    values = np.concatenate([v[np.isfinite(v)] for _, v, _ in series] or [np.ones(1)])
+    values = values if values.size else np.ones(1)
+    lo, hi = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
+    hi = hi if hi > lo else lo + 1
+    n = max(len(history["relu_error"]) - 1, 1)
+
+    def xy(i, v):
+        x = left + (width - left - right) * i / n
+        y = top + (height - top - bottom) * (hi - np.log10(v)) / (hi - lo)
+        return x, y
+
+    for e in range(int(lo), int(hi) + 1):  # decade grid lines and labels
+        _, y = xy(0, 10.0 ** e)
+        draw.line([(left, y), (width - right, y)], fill="#e5e5e5")
+        draw.text((8, y - 6), f"1e{e}", fill="#555555", font=font)
+    draw.rectangle([left, top, width - right, height - bottom], outline="#888888")
+    for k in range(5):  # iteration ticks
+        i = round(n * k / 4)
+        x, _ = xy(i, 10.0 ** hi)
+        draw.text((x - 8, height - bottom + 6), str(i), fill="#555555", font=font)
+    draw.text((width // 2 - 25, height - 18), "iteration", fill="#333333", font=font)
+    for j, (name, v, color) in enumerate(series):
+        points = [xy(i, val) for i, val in enumerate(v) if np.isfinite(val)]
+        if len(points) > 1:
+            draw.line(points, fill=color, width=2)
+        draw.line([(left + 10 + 330 * j, 18), (left + 40 + 330 * j, 18)], fill=color, width=2)
+        draw.text((left + 46 + 330 * j, 12), name, fill="#333333", font=font)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    img.save(buf, format="PNG")
     return buf.getvalue()
 
 
