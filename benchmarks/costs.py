@@ -172,7 +172,8 @@ def target_ratio(spec, params: dict, r: int) -> float | None:
     return None
 
 
-def _median_time(fn, repeats: int, warm_up: bool = True) -> float:
+def _timings(fn, repeats: int, warm_up: bool = True) -> tuple[float, float]:
+    """``(median, min)`` seconds of ``repeats`` calls of ``fn``."""
     if warm_up:  # page faults of fresh buffers, thread start
         fn()
     times = []
@@ -180,7 +181,7 @@ def _median_time(fn, repeats: int, warm_up: bool = True) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, seed: int = 0,
@@ -199,16 +200,17 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
     Returns
     -------
     dict
-        ``bound_s`` (sum of kernel medians × counts + one m×n pass), ``pass_s``,
+        ``bound_s`` (sum of kernel medians × counts + one m×n pass), ``bound_min_s`` (the
+        same with minima: the best case, steadier on a loaded machine), ``pass_s``,
         ``complete``, ``layouts`` (the faster layout of each GEMM) and ``kernels``: one entry
         per kernel with its label, dims, count, median seconds of each layout timed, the
-        faster one and its GFLOP/s.
+        faster one, its minimum and its GFLOP/s.
     """
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
     arrays = {name: rng.standard_normal(shape).astype(dtype) for name, shape in work.operands}
     parts = []
-    total = 0.0
+    total = total_min = 0.0
     pass_s = None
     for kernel in work.kernels:
         if isinstance(kernel, Gemm):
@@ -219,23 +221,24 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
             wanted = (layouts or {}).get(kernel.label())
             timed = {}
             if wanted in (None, "direct"):
-                timed["direct"] = _median_time(lambda: np.matmul(a, b, out=out), repeats)
+                timed["direct"] = _timings(lambda: np.matmul(a, b, out=out), repeats)
             if wanted in (None, "transposed"):
-                timed["transposed"] = _median_time(lambda: np.matmul(b.T, a.T, out=out_t), repeats)
-            layout = min(timed, key=timed.get)
-            best = timed[layout]
+                timed["transposed"] = _timings(lambda: np.matmul(b.T, a.T, out=out_t), repeats)
+            layout = min(timed, key=lambda k: timed[k][0])
+            best, fastest = timed[layout]
             del out, out_t
             flops = kernel.flops(work.shapes) / kernel.count
             parts.append({"kernel": kernel.label(), "dims": list(kernel.dims(work.shapes)), "count": kernel.count,
-                          **{f"{k}_s": v for k, v in timed.items()}, "layout": layout, "median_s": best,
-                          "gflops": flops / best / 1e9 if best > 0 else None})
+                          **{f"{k}_s": v[0] for k, v in timed.items()}, "layout": layout, "median_s": best,
+                          "min_s": fastest, "gflops": flops / best / 1e9 if best > 0 else None})
         else:
             src = arrays[kernel.operand]
             # about a second per call at MNIST scale: one timed call, no warm-up
-            best = _median_time(lambda: np.argsort(src, axis=kernel.axis), 1, warm_up=False)
+            best, fastest = _timings(lambda: np.argsort(src, axis=kernel.axis), 1, warm_up=False)
             parts.append({"kernel": kernel.label(), "dims": list(src.shape), "count": kernel.count,
-                          "median_s": best})
+                          "median_s": best, "min_s": fastest})
         total += best * kernel.count
+        total_min += fastest * kernel.count
         if total > give_up_s:
             break
     else:
@@ -243,8 +246,10 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
         if src is None:
             src = rng.standard_normal((m, n)).astype(dtype)
         buf = np.empty_like(src)
-        pass_s = _median_time(lambda: np.copyto(buf, src), repeats)
+        pass_s, pass_min = _timings(lambda: np.copyto(buf, src), repeats)
         total += pass_s
-    return {"bound_s": total, "pass_s": pass_s, "complete": pass_s is not None, "kernels": parts,
+        total_min += pass_min
+    return {"bound_s": total, "bound_min_s": total_min, "pass_s": pass_s, "complete": pass_s is not None,
+            "kernels": parts,
             "layouts": {p["kernel"]: p["layout"] for p in parts if "layout" in p},
             "gemm_gflop": work.gemm_flops() / 1e9, "note": work.note}
