@@ -10,6 +10,11 @@ import numpy as np
 
 STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "diverged")
 
+#: A ReLU error above this (Θ's positive part a million times larger than X) counts as
+#: divergence, like a non-finite value: NMD-TM from a random start grows without bound but stays
+#: finite for thousands of iterations. The reference traces stay below 3e3 while reproducible.
+DIVERGENCE_LIMIT = 1e6
+
 #: Distance, in iterations, of the stall test ``|obj[k] - obj[k - STALL_LAG]| < tol_stall``
 #: (the reference codes compare with the value 11 entries back).
 STALL_LAG = 11
@@ -43,8 +48,9 @@ class Monitor:
 
     A solver calls :meth:`record` once at its starting point and once after
     every iteration; when it returns True the solver returns its current
-    iterate, or -- if :attr:`stop_reason` is ``"diverged"`` -- its last finite
-    one. The stopping rules follow the reference codes (ALGORITHMS.md §2),
+    iterate, or -- if :attr:`stop_reason` is ``"diverged"`` (a non-finite value,
+    or a ReLU error above :data:`DIVERGENCE_LIMIT`, which is not recorded) --
+    its previous one, the last recorded. The stopping rules follow the reference codes (ALGORITHMS.md §2),
     evaluated on the recorded objective.
     """
 
@@ -75,8 +81,8 @@ class Monitor:
         t = self.elapsed()
         objective = float(objective)
         relu_error = float(relu_error)
-        if not (math.isfinite(objective) and math.isfinite(relu_error)) and h["objective"]:
-            self.stop_reason = "diverged"
+        if h["objective"] and not (math.isfinite(objective) and relu_error <= DIVERGENCE_LIMIT):
+            self.stop_reason = "diverged"  # not recorded: the solver returns its previous iterate
             return True
         h["objective"].append(objective)
         h["relu_error"].append(relu_error)

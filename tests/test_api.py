@@ -142,3 +142,14 @@ def test_symmetry_check_spans_every_block():
     M[650, 20] += 1e-3  # an asymmetry in the last row block only
     with pytest.raises(nmdcore.NotSymmetricError, match="not symmetric"):
         check_matrix(M, input_kind="symmetric")
+
+
+def test_monitor_treats_a_huge_relu_error_as_divergence():
+    from nmdcore._monitor import DIVERGENCE_LIMIT, Monitor
+
+    monitor = Monitor(max_iter=10, tol=0, tol_stall=0, time_limit=None, callback=None)
+    assert not monitor.record(1.0, 0.5)
+    assert not monitor.record(3.0, DIVERGENCE_LIMIT)  # at the limit: still recorded
+    assert monitor.record(1.0, 10 * DIVERGENCE_LIMIT)
+    assert monitor.stop_reason == "diverged" and monitor.iteration == 1
+    assert monitor.arrays()["relu_error"].tolist() == [0.5, DIVERGENCE_LIMIT]
