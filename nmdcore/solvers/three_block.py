@@ -129,6 +129,16 @@ def _finish(monitor, W, H, W_prev, H_prev):
     return W @ H, {"W": W, "H": H}
 
 
+#: Row-block size of the fused passes: the NumPy backend makes ~10 sweeps over a block and wants
+#: it in L2; a compiled kernel makes one, and larger blocks amortise BLAS's packing of H in each
+#: block product W[rows] @ H (1 MiB: ~20% faster passes than 256 KiB at 50000×784, r = 32/64).
+_BLOCK_BYTES = {False: 1 << 18, True: 1 << 20}
+
+
+def _row_runner(shape, dtype, kernels, n_scratch: int) -> RowBlockRunner:
+    return RowBlockRunner(shape, dtype, n_scratch=n_scratch, block_bytes=_BLOCK_BYTES[kernels is not None])
+
+
 def _sqrt_rel(value_sq: float, norm_X: float) -> float:
     return float(np.sqrt(value_sq)) / norm_X
 
@@ -148,7 +158,7 @@ def _run_bcd(problem, start, params, monitor):
     L = None if kernels else problem.lower
     W, H = start["W"], start["H"]
     Z = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
-    runner = RowBlockRunner(X.shape, dt, n_scratch=1 if kernels else 2)
+    runner = _row_runner(X.shape, dt, kernels, n_scratch=1 if kernels else 2)
     sq = runner.sq
     zero = dt.type(0)
 
@@ -224,7 +234,7 @@ def _run_ebcd(problem, start, params, monitor):
         return _finish(monitor, W, H, W, H)
     kernels = _kernels.fused_kernels()
     upper = None if kernels else np.where(X > 0, np.array(np.inf, dt), np.array(0, dt))
-    runner = RowBlockRunner(X.shape, dt, n_scratch=1)
+    runner = _row_runner(X.shape, dt, kernels, n_scratch=1)
     sq = runner.sq
     zero = dt.type(0)
 
@@ -303,7 +313,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     W, H = start["W"], start["H"]
     Zx = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
     Tx = np.empty_like(X)  # Θ_old: the (extrapolated) Θ of the previous iteration
-    runner = RowBlockRunner(X.shape, dt, n_scratch=1 if kernels else 2)
+    runner = _row_runner(X.shape, dt, kernels, n_scratch=1 if kernels else 2)
     sq = runner.sq
     keep, grow, zero = dt.type(-a), dt.type(1.0 + a), dt.type(0)  # the scalars NumPy uses below
 
