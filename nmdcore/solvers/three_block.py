@@ -22,6 +22,12 @@ one product; eBCD orthonormalises with CholeskyQR2; the latent residual
 ``‖Z − WH‖`` comes from r-sized products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless
 cancellation would make that inaccurate, in which case the pass computes it entry
 by entry. Norms are accumulated in float64 for float32 data.
+
+Each block's elementwise work is either a chain of NumPy operations or, when numba
+is installed, one compiled loop (:mod:`nmdcore._kernels`; ``NMD_KERNELS=numpy|numba``
+chooses): the two backends write identical Z, Θ_old and D and differ only in the
+rounding of the sums. The compiled one tests ``X > 0`` directly, so it needs neither
+``problem.lower`` nor U (one m×n array less).
 """
 from __future__ import annotations
 
