@@ -64,6 +64,7 @@ def test_speed_records_compare_with_a_measured_bound(smoke):
         assert r["ratio"] == pytest.approx(r["iter_s"] / r["bound_s"], rel=1e-2)
         assert r["iter_ms"] == pytest.approx(float(np.median(r["iter_times_ms"])), rel=1e-6, abs=1e-3)
         assert 0 < r["bound_min_ms"] <= r["bound_ms"] and r["iter_ms_min"] <= r["iter_ms"]
+        assert r["bound_ms"] == min(r["bound_before_ms"], r["bound_after_ms"])
 
 
 def test_convergence_records_hold_whole_histories(smoke):
