@@ -23,7 +23,7 @@ from .costs import ARRAY_TARGETS, STRAIGHTFORWARD_ARRAYS
 
 KEY_FIELDS = ("data", "m", "n", "dtype", "rank", "variant")
 CSV_FIELDS = ("data", "m", "n", "dtype", "rank", "variant", "status", "peak_mb", "peak_arrays", "setup_peak_arrays",
-              "iteration_peak_arrays", "held_dense",
+              "iteration_peak_arrays", "held_dense", "transient_arrays",
               "held_other_arrays", "straightforward_arrays", "target_dense", "meets_target", "start", "run_id")
 
 #: Live blocks smaller than this fraction of one m×n array are ignored in the breakdown.
@@ -95,7 +95,8 @@ def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) ->
                    iteration_peak_arrays=round(iteration_peak / mn_bytes, 2), held_dense=dense,
                    held_other_arrays=round(other, 2), held_blocks=blocks,
                    straightforward_arrays=STRAIGHTFORWARD_ARRAYS.get(variant.spec.key), target_dense=target,
-                   meets_target=None if target is None else bool(iteration_peak <= (target + other) * mn_bytes))
+                   transient_arrays=round(iteration_peak / mn_bytes - dense - other, 2),
+                   meets_target=None if target is None else bool(dense <= target))
         log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['setup_peak_arrays']} m×n arrays "
             f"in the setup, {rec['iteration_peak_arrays']} in the iterations; {dense} held + "
             f"{rec['held_other_arrays']} in other blocks")
