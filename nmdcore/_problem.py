@@ -6,6 +6,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ._linalg import sq_norm
+
 
 @dataclass
 class Problem:
@@ -29,9 +31,7 @@ class Problem:
 
     def __post_init__(self):
         if not self.norm_X:
-            x = self.X.ravel()
-            self.norm_X = float(np.sqrt(np.dot(x.astype(np.float64, copy=False),
-                                               x.astype(np.float64, copy=False))))
+            self.norm_X = float(np.sqrt(sq_norm(self.X)))
 
     @property
     def shape(self) -> tuple:
