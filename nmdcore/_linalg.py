@@ -98,10 +98,10 @@ def cholqr2(A: np.ndarray) -> np.ndarray:
     """Orthonormal basis of the columns of a tall m×r matrix (CholeskyQR2).
 
     Two rounds of ``Q ← Q R⁻¹`` with ``QᵀQ = RᵀR``: the Q factor of a thin QR
-    decomposition up to the signs of its columns, at the cost of two m×r×r
-    products. Falls back to Householder QR (:func:`numpy.linalg.qr`) when ``A``
-    is too ill-conditioned for the Cholesky route, so it never fails where QR
-    works. Small products are formed in float64; ``Q`` has the dtype of ``A``.
+    decomposition up to the signs of its columns, at the cost of two float64 Gram
+    matrices (:func:`gram64`) and two triangular m×r×r products. Falls back to
+    Householder QR (:func:`numpy.linalg.qr`) when ``A`` is too ill-conditioned for
+    the Cholesky route, so it never fails where QR works. Small products are formed in float64; ``Q`` has the dtype of ``A``.
 
     Parameters
     ----------
@@ -114,8 +114,7 @@ def cholqr2(A: np.ndarray) -> np.ndarray:
     ratio = float(np.sqrt(np.finfo(A.dtype).eps))
     Q = A
     for _ in range(2):
-        Q64 = Q if Q.dtype == np.float64 else Q.astype(np.float64)
-        G = Q64.T @ Q64
+        G = gram64(Q)
         if not np.isfinite(G).all():
             return np.full(A.shape, np.nan, dtype=A.dtype)
         try:
@@ -126,7 +125,7 @@ def cholqr2(A: np.ndarray) -> np.ndarray:
         if d.min() <= ratio * d.max():
             return np.linalg.qr(A)[0]
         R_inv = np.linalg.inv(C).T  # (Cᵀ)⁻¹, upper triangular
-        Q = Q @ R_inv.astype(A.dtype, copy=False)
+        Q = right_multiply_upper(np.ascontiguousarray(Q), np.triu(R_inv), out=None if Q is A else Q)
     return Q
 
 
@@ -362,8 +361,6 @@ class RowBlockRunner:
         ``rows`` is the block's slice of rows; ``scratch`` the worker's list of scratch
         arrays (slice them to ``[:rows.stop - rows.start]``).
         """
-        global _ROW_POOL
-
         def work(i):
             scratch = self._scratch[i]
             return [fn(rows, scratch) for rows in self._groups[i]]
@@ -371,9 +368,111 @@ class RowBlockRunner:
         if len(self._groups) == 1:
             parts = work(0)
         else:
-            if _ROW_POOL is None:
-                from concurrent.futures import ThreadPoolExecutor
-                _ROW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="nmdcore-rows")
             with serial_blas():
-                parts = [p for group in _ROW_POOL.map(work, range(len(self._groups))) for p in group]
+                parts = [p for group in _row_pool().map(work, range(len(self._groups))) for p in group]
         return np.sum(np.asarray(parts, dtype=np.float64).reshape(len(parts), -1), axis=0)
+
+
+def _row_pool():
+    global _ROW_POOL
+    if _ROW_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+        _ROW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="nmdcore-rows")
+    return _ROW_POOL
+
+
+#: Rows per chunk of the tall-skinny helpers below (2 MiB of float64 at r = 64).
+_TALL_CHUNK_ROWS = 4096
+
+
+def map_row_chunks(fn, m: int) -> list:
+    """``[fn(rows) for rows in chunks]`` over fixed chunks of ``range(m)``, on a few threads.
+
+    For m×r work (r ≪ m): single-threaded BLAS on each cache-sized chunk, the
+    chunks shared among up to :func:`available_cpus` threads. The chunks do not
+    depend on the number of threads and results come back in chunk order, so a
+    reduction over them rounds the same way on any machine.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(rows)`` with ``rows`` a slice of row indices.
+    m : int
+        Number of rows.
+
+    Returns
+    -------
+    list
+        The results of ``fn``, in chunk order.
+    """
+    chunks = [slice(i, min(i + _TALL_CHUNK_ROWS, m)) for i in range(0, m, _TALL_CHUNK_ROWS)]
+    k = min(available_cpus(), 8, len(chunks))
+    if k <= 1:
+        with serial_blas():
+            return [fn(rows) for rows in chunks]
+    bounds = np.linspace(0, len(chunks), k + 1).astype(int)
+    groups = [chunks[bounds[i]:bounds[i + 1]] for i in range(k)]
+    with serial_blas():
+        parts = list(_row_pool().map(lambda group: [fn(rows) for rows in group], groups))
+    return [result for part in parts for result in part]
+
+
+def gram64(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
+    """``AᵀB`` (``AᵀA`` when ``B`` is None) of tall m×r matrices, in float64.
+
+    Summed over row chunks in a fixed order (:func:`map_row_chunks`); a float32
+    chunk is widened to float64 while in cache, so no m×r float64 copy is made.
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, r)
+    B : ndarray, shape (m, q), optional
+
+    Returns
+    -------
+    ndarray, shape (r, r) or (r, q), float64
+    """
+    def part(rows):
+        a = A[rows].astype(np.float64, copy=False)
+        b = a if B is None else B[rows].astype(np.float64, copy=False)
+        return a.T @ b
+
+    parts = map_row_chunks(part, A.shape[0])
+    G = parts[0].copy()
+    for p in parts[1:]:
+        G += p
+    return G
+
+
+def right_multiply_upper(A: np.ndarray, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``A U`` for a tall C-contiguous m×r ``A`` and an upper-triangular r×r ``U`` (BLAS trmm).
+
+    Half the flops of a general product, done over row chunks on a few threads.
+    ``out`` may be ``A`` itself (in place); ``U`` is used in ``A``'s dtype.
+
+    Parameters
+    ----------
+    A : ndarray, shape (m, r), C-contiguous
+    U : ndarray, shape (r, r), upper triangular
+    out : ndarray, shape (m, r), C-contiguous, optional
+
+    Returns
+    -------
+    ndarray, shape (m, r)
+    """
+    if out is None:
+        out = np.empty_like(A)
+    U = np.asarray(U, dtype=A.dtype, order="F")
+    trmm = blas.get_blas_funcs("trmm", (A,))
+
+    def part(rows):
+        block = out[rows]
+        if out is not A:
+            np.copyto(block, A[rows])
+        # block = A U  <=>  blockᵀ (Fortran-ordered view) = Uᵀ blockᵀ
+        result = trmm(1.0, U, block.T, side=0, lower=0, trans_a=1, overwrite_b=1)
+        if not np.may_share_memory(result, block):  # pragma: no cover - f2py made a copy
+            np.copyto(block.T, result)
+
+    map_row_chunks(part, A.shape[0])
+    return out

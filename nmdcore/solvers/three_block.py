@@ -16,9 +16,11 @@ with the latent matrix (multithreaded BLAS; ``Zᵀ W`` rather than ``Wᵀ Z``, t
 faster layout) and one fused pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`):
 each block forms its rows of Θ = WH (the third product), takes the ReLU error,
 extrapolates and projects -- so Θ never exists as an m×n array and each m×n state
-array is read and written once per iteration. r×r and m×r work runs with
-single-threaded BLAS; least-squares steps use the inverse of an r×r Gram matrix and
-one product; eBCD orthonormalises with CholeskyQR2; the latent residual
+array is read and written once per iteration. r×r work runs with
+single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._linalg.map_row_chunks`;
+Gram matrices in float64 without m×r float64 copies, :func:`nmdcore._linalg.gram64`);
+the W least-squares step is folded into its big product, ``W = Z (Hᵀ G⁻¹)``, and the H
+step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR2; the latent residual
 ``‖Z − WH‖`` comes from r-sized products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless
 cancellation would make that inaccurate, in which case the pass computes it entry
 by entry. Norms are accumulated in float64 for float32 data.
@@ -35,8 +37,8 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, relu_error, serial_blas, spd_inverse,
-                       sq_norm)
+from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, map_row_chunks, relu_error,
+                       serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -100,21 +102,36 @@ def _row_gram(H: np.ndarray, lam: float = 0.0) -> np.ndarray:
 
 def _col_gram(W: np.ndarray, lam: float = 0.0) -> np.ndarray:
     """``WᵀW + λI`` in float64."""
-    W64 = _f64(W)
-    G = W64.T @ W64
+    G = gram64(W)
     if lam:
         G[np.diag_indices_from(G)] += lam
     return G
 
 
-def _solve_w(ZHt: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """``W = (Z Hᵀ) G⁻¹`` for the r×r Gram ``G`` (min-norm if singular)."""
-    return ZHt @ spd_inverse(G).astype(ZHt.dtype, copy=False)
+def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``W = Z (Hᵀ G⁻¹)`` into ``out`` for the r×r Gram ``G = HHᵀ`` (min-norm if singular).
+
+    Multiplying Hᵀ by G⁻¹ first (n×r×r) folds the least-squares solve into the m×n×r
+    product, so no m×r×r product remains.
+    """
+    with serial_blas():
+        HtGinv = (_f64(H).T @ spd_inverse(G)).astype(Z.dtype)
+    return np.matmul(Z, HtGinv, out=out)
 
 
 def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     """``H = G⁻¹ (Wᵀ Z)`` for the r×r Gram ``G`` (min-norm if singular)."""
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
+
+
+def _add_product(C: np.ndarray, alpha: float, A: np.ndarray, M: np.ndarray) -> None:
+    """``C ← αC + A M`` in place for tall m×r ``C``, ``A`` and a small ``M`` (row chunks, threads)."""
+    def part(rows):
+        c = C[rows]
+        c *= alpha
+        c += A[rows] @ M
+
+    map_row_chunks(part, C.shape[0])
 
 
 def _lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.ndarray,
@@ -191,16 +208,13 @@ def _run_bcd(problem, start, params, monitor):
     if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
         return _finish(monitor, W, H, W, H)
     m, n = problem.shape
-    ZHt = np.empty((m, problem.rank), dt)
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
     W_prev, H_prev = W, H
     with np.errstate(all="ignore"):  # a diverging run ends through the monitor
         while True:
             W_prev, H_prev = W, H
-            np.matmul(Z, H.T, out=ZHt)
-            with serial_blas():
-                W = _solve_w(ZHt, GH)
+            W = _solve_w(Z, H, GH, np.empty((m, problem.rank), dt))
             np.matmul(Z.T, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
             with serial_blas():
                 GW = _col_gram(W)
@@ -265,13 +279,11 @@ def _run_ebcd(problem, start, params, monitor):
         while True:
             alpha_used = alpha
             np.matmul(D, H.T, out=DHt)
-            with serial_blas():
-                DHt *= alpha
-                DHt += W @ GH.astype(dt, copy=False)  # Z_α Hᵀ
-                W_e = cholqr2(DHt)
+            _add_product(DHt, alpha, W, GH.astype(dt, copy=False))  # Z_α Hᵀ
+            W_e = cholqr2(DHt)
             np.matmul(D.T, W_e, out=DtW)
+            H_e = gram64(W_e, W)  # W_eᵀ W (r×r)
             with serial_blas():
-                H_e = _f64(W_e).T @ _f64(W)  # W_eᵀ W (r×r)
                 H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
             S_e_sq, rel_e_sq = evaluate(W_e, H_e, D_e)
             S_e = float(np.sqrt(S_e_sq))
@@ -362,17 +374,15 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     if monitor.record(objective(None, res, rel), _sqrt_rel(rel, nX)):
         return _finish(monitor, W, H, W, H)
     m, n = problem.shape
-    ZHt = np.empty((m, problem.rank), dt)
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H, lam)
     W_prev, H_prev = W, H
     with np.errstate(all="ignore"):
         while True:
             W_prev, H_prev = W, H
-            np.matmul(Zx, H.T, out=ZHt)
-            with serial_blas():
-                W = _solve_w(ZHt, GH)
-                if mix != 1.0:
+            W = _solve_w(Zx, H, GH, np.empty((m, problem.rank), dt))
+            if mix != 1.0:
+                with serial_blas():
                     axpby_inplace(1.0 - mix, W_prev, mix, W)
             np.matmul(Zx.T, W, out=ZtW)
             with serial_blas():
