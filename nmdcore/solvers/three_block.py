@@ -108,15 +108,17 @@ def _col_gram(W: np.ndarray, lam: float = 0.0) -> np.ndarray:
     return G
 
 
-def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``W = Z (Hᵀ G⁻¹)`` into ``out`` for the r×r Gram ``G = HHᵀ`` (min-norm if singular).
+def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out_t: np.ndarray) -> np.ndarray:
+    """``W = Z Hᵀ G⁻¹`` for the r×r Gram ``G = HHᵀ`` (min-norm if singular), as ``out_t.T``.
 
-    Multiplying Hᵀ by G⁻¹ first (n×r×r) folds the least-squares solve into the m×n×r
-    product, so no m×r×r product remains.
+    Multiplying H by G⁻¹ first (r×r×n) folds the least-squares solve into the m×n×r
+    product, so no m×r×r product remains; that product is formed as the r×m matrix
+    ``Wᵀ = (G⁻¹H) Zᵀ`` in ``out_t``, the faster GEMM layout, and W is its (Fortran-
+    ordered) transpose.
     """
     with serial_blas():
-        HtGinv = (_f64(H).T @ spd_inverse(G)).astype(Z.dtype)
-    return np.matmul(Z, HtGinv, out=out)
+        GinvH = (spd_inverse(G) @ _f64(H)).astype(Z.dtype)
+    return np.matmul(GinvH, Z.T, out=out_t).T
 
 
 def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
@@ -149,6 +151,7 @@ def _finish(monitor, W, H, W_prev, H_prev):
     """Result pair ``(W @ H, factors)``; on divergence the last finite iterate."""
     if monitor.stop_reason == "diverged":
         W, H = W_prev, H_prev
+    W = np.ascontiguousarray(W)
     return W @ H, {"W": W, "H": H}
 
 
@@ -214,7 +217,7 @@ def _run_bcd(problem, start, params, monitor):
     with np.errstate(all="ignore"):  # a diverging run ends through the monitor
         while True:
             W_prev, H_prev = W, H
-            W = _solve_w(Z, H, GH, np.empty((m, problem.rank), dt))
+            W = _solve_w(Z, H, GH, np.empty((problem.rank, m), dt))
             np.matmul(Z.T, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
             with serial_blas():
                 GW = _col_gram(W)
@@ -376,14 +379,15 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     m, n = problem.shape
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H, lam)
+    W = np.asfortranarray(W)  # the layout of the W's to come (see _solve_w)
     W_prev, H_prev = W, H
     with np.errstate(all="ignore"):
         while True:
             W_prev, H_prev = W, H
-            W = _solve_w(Zx, H, GH, np.empty((m, problem.rank), dt))
+            W = _solve_w(Zx, H, GH, np.empty((problem.rank, m), dt))
             if mix != 1.0:
                 with serial_blas():
-                    axpby_inplace(1.0 - mix, W_prev, mix, W)
+                    axpby_inplace(1.0 - mix, W_prev.T, mix, W.T)
             np.matmul(Zx.T, W, out=ZtW)
             with serial_blas():
                 GW = _col_gram(W, lam)
