@@ -125,7 +125,7 @@ def cholqr2(A: np.ndarray) -> np.ndarray:
         if d.min() <= ratio * d.max():
             return np.linalg.qr(A)[0]
         R_inv = np.linalg.inv(C).T  # (Cᵀ)⁻¹, upper triangular
-        Q = right_multiply_upper(np.ascontiguousarray(Q), np.triu(R_inv), out=None if Q is A else Q)
+        Q = right_multiply_upper(Q, np.triu(R_inv), out=None if Q is A else Q)
     return Q
 
 
@@ -445,23 +445,25 @@ def gram64(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
 
 
 def right_multiply_upper(A: np.ndarray, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``A U`` for a tall C-contiguous m×r ``A`` and an upper-triangular r×r ``U`` (BLAS trmm).
+    """``A U`` for a tall m×r ``A`` and an upper-triangular r×r ``U`` (BLAS trmm).
 
     Half the flops of a general product, done over row chunks on a few threads.
-    ``out`` may be ``A`` itself (in place); ``U`` is used in ``A``'s dtype.
+    ``out`` (C-contiguous) may be ``A`` itself (in place); ``U`` is used in ``A``'s dtype.
 
     Parameters
     ----------
-    A : ndarray, shape (m, r), C-contiguous
+    A : ndarray, shape (m, r)
     U : ndarray, shape (r, r), upper triangular
     out : ndarray, shape (m, r), C-contiguous, optional
 
     Returns
     -------
-    ndarray, shape (m, r)
+    ndarray, shape (m, r), C-contiguous
     """
     if out is None:
-        out = np.empty_like(A)
+        out = np.empty(A.shape, A.dtype)
+    if not out.flags.c_contiguous:
+        raise ValueError("right_multiply_upper needs a C-contiguous output")
     U = np.asarray(U, dtype=A.dtype, order="F")
     trmm = blas.get_blas_funcs("trmm", (A,))
 

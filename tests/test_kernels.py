@@ -187,3 +187,37 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
                            cwd=tmp_path).stdout.split() for _ in range(2)]
     assert runs == [["0", "1"], ["1", "0"]]
     assert any(tmp_path.rglob("*.nbi"))
+
+
+# ---------------------------------------------------------------------------------------------
+# tall-skinny helpers of nmdcore._linalg used by the three-block solvers
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gram64_and_right_multiply_upper_match_plain_products(dtype):
+    from nmdcore._linalg import _TALL_CHUNK_ROWS, gram64, right_multiply_upper
+    rng = np.random.default_rng(3)
+    m, r = 2 * _TALL_CHUNK_ROWS + 17, 5  # several chunks, a ragged last one
+    A = rng.standard_normal((m, r)).astype(dtype)
+    B = np.asfortranarray(rng.standard_normal((m, r + 2)).astype(dtype))
+    A64, B64 = A.astype(np.float64), B.astype(np.float64)
+    G, C = gram64(A), gram64(A, B)
+    assert G.dtype == C.dtype == np.float64
+    np.testing.assert_allclose(G, A64.T @ A64, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(C, A64.T @ B64, rtol=1e-12, atol=1e-9)
+    U = np.triu(rng.standard_normal((r, r)))
+    expected = A64 @ U.astype(dtype).astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    out = right_multiply_upper(np.asfortranarray(A), U)
+    assert out.flags.c_contiguous and out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    in_place = A.copy()
+    assert right_multiply_upper(in_place, U, out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, out)
+
+
+def test_map_row_chunks_returns_results_in_row_order():
+    from nmdcore._linalg import _TALL_CHUNK_ROWS, map_row_chunks
+    m = 3 * _TALL_CHUNK_ROWS + 1
+    starts = map_row_chunks(lambda rows: (rows.start, rows.stop), m)
+    assert starts[0][0] == 0 and starts[-1][1] == m
+    assert all(a[1] == b[0] for a, b in zip(starts, starts[1:]))

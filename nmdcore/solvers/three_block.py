@@ -126,14 +126,17 @@ def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
 
 
-def _add_product(C: np.ndarray, alpha: float, A: np.ndarray, M: np.ndarray) -> None:
-    """``C ← αC + A M`` in place for tall m×r ``C``, ``A`` and a small ``M`` (row chunks, threads)."""
+def _add_product(alpha: float, C: np.ndarray, A: np.ndarray, M: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out ← αC + A M`` for tall m×r ``C``, ``A`` and a small ``M`` (row chunks, threads).
+
+    ``out`` is C-contiguous whatever the layout of ``C``.
+    """
     def part(rows):
-        c = C[rows]
-        c *= alpha
-        c += A[rows] @ M
+        o = np.multiply(C[rows], alpha, out=out[rows])
+        o += A[rows] @ M
 
     map_row_chunks(part, C.shape[0])
+    return out
 
 
 def _lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.ndarray,
@@ -275,15 +278,15 @@ def _run_ebcd(problem, start, params, monitor):
         return runner.map(block)
 
     m, n = problem.shape
-    DHt = np.empty((m, problem.rank), dt)
+    DHt_t = np.empty((problem.rank, m), dt)
+    ZaHt = np.empty((m, problem.rank), dt)
     DtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            np.matmul(D, H.T, out=DHt)
-            _add_product(DHt, alpha, W, GH.astype(dt, copy=False))  # Z_α Hᵀ
-            W_e = cholqr2(DHt)
+            np.matmul(H, D.T, out=DHt_t)  # (D Hᵀ)ᵀ, the faster GEMM layout
+            W_e = cholqr2(_add_product(alpha, DHt_t.T, W, GH.astype(dt, copy=False), ZaHt))  # Z_α Hᵀ
             np.matmul(D.T, W_e, out=DtW)
             H_e = gram64(W_e, W)  # W_eᵀ W (r×r)
             with serial_blas():
