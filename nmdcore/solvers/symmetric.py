@@ -26,10 +26,9 @@ import math
 import numpy as np
 import scipy.linalg as sla
 import scipy.optimize as sopt
-from threadpoolctl import threadpool_limits
 
 from .._errors import InitError
-from .._linalg import relu_error, sq_norm
+from .._linalg import relu_error, serial_blas, sq_norm
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import start_array
 
@@ -49,7 +48,7 @@ def _blas_threads(problem):
     """Single-threaded BLAS for small problems (context manager), the default otherwise."""
     n, r = problem.shape[0], problem.rank
     if 2.0 * n * n * r < THREADED_MIN_FLOPS:
-        return threadpool_limits(limits=1, user_api="blas")
+        return serial_blas()
     return contextlib.nullcontext()
 
 
