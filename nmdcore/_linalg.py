@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -315,10 +316,10 @@ class RowBlockRunner:
     The blocks are small enough to stay in cache (about ``block_bytes`` per m×n
     array), so a chain of NumPy operations on one block -- a small product, a
     projection, an extrapolation, a norm -- touches main memory once instead of once
-    per operation. Each worker takes a contiguous range of blocks and reuses its own
-    scratch arrays; NumPy and BLAS release the GIL, and BLAS is kept single-threaded
-    meanwhile. Results are combined in block order, so sums over them do not depend
-    on the number of threads.
+    per operation. Workers take the next block as they become free (see
+    :func:`run_indexed`) and each reuses its own scratch arrays; NumPy and BLAS
+    release the GIL, and BLAS is kept single-threaded meanwhile. Results are combined
+    in block order, so sums over them do not depend on the number of threads.
 
     Parameters
     ----------
@@ -339,11 +340,9 @@ class RowBlockRunner:
         dtype = np.dtype(dtype)
         rows = int(max(1, min(m, block_bytes // (n * dtype.itemsize))))
         self.blocks = [slice(i, min(i + rows, m)) for i in range(0, m, rows)]
-        k = min(workers or min(available_cpus(), 8), len(self.blocks))
-        bounds = np.linspace(0, len(self.blocks), k + 1).astype(int)
-        self._groups = [self.blocks[bounds[i]:bounds[i + 1]] for i in range(k)]
+        self._workers = min(workers or _max_workers(), len(self.blocks))
         self._scratch = [[np.empty((rows, n), dtype) for _ in range(n_scratch)]
-                         + [np.empty((rows, n), np.float64)] for _ in range(k)]
+                         + [np.empty((rows, n), np.float64)] for _ in range(self._workers)]
 
     @staticmethod
     def sq(block: np.ndarray, scratch: list) -> float:
@@ -361,16 +360,13 @@ class RowBlockRunner:
         ``rows`` is the block's slice of rows; ``scratch`` the worker's list of scratch
         arrays (slice them to ``[:rows.stop - rows.start]``).
         """
-        def work(i):
-            scratch = self._scratch[i]
-            return [fn(rows, scratch) for rows in self._groups[i]]
-
-        if len(self._groups) == 1:
-            parts = work(0)
-        else:
-            with serial_blas():
-                parts = [p for group in _row_pool().map(work, range(len(self._groups))) for p in group]
+        blocks, scratch = self.blocks, self._scratch
+        parts = run_indexed(lambda i, worker: fn(blocks[i], scratch[worker]), len(blocks), self._workers)
         return np.sum(np.asarray(parts, dtype=np.float64).reshape(len(parts), -1), axis=0)
+
+
+def _max_workers() -> int:
+    return min(available_cpus(), 8)
 
 
 def _row_pool():
@@ -381,15 +377,68 @@ def _row_pool():
     return _ROW_POOL
 
 
-#: Rows per chunk of the tall-skinny helpers below (2 MiB of float64 at r = 64).
-_TALL_CHUNK_ROWS = 4096
+def run_indexed(fn, count: int, workers: int | None = None) -> list:
+    """``[fn(i, worker) for i in range(count)]`` on up to ``workers`` threads, BLAS single-threaded.
+
+    The calling thread is worker 0; each worker takes the next index as it becomes
+    free, so an uneven split or a busy core does not leave one thread idle while
+    another works. ``worker`` (``0 <= worker < workers``) identifies the thread, for
+    per-thread scratch space. Results come back in index order.
+
+    Why not multithreaded BLAS: OpenBLAS's worker threads keep spinning for a while
+    (around 0.1 s) after each threaded call; on a machine with few cores they then
+    compete with the threads of the next fused pass and slow it down by up to 1.5×.
+    Running every large product of an iteration through this pool, with BLAS
+    single-threaded, keeps exactly one busy thread per core.
+    """
+    k = min(workers or _max_workers(), count)
+    results = [None] * count
+    if k <= 1:
+        with serial_blas():
+            for i in range(count):
+                results[i] = fn(i, 0)
+        return results
+    lock = threading.Lock()
+    next_index = iter(range(count))
+
+    def work(worker):
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            results[i] = fn(i, worker)
+
+    with serial_blas():
+        futures = [_row_pool().submit(work, w) for w in range(1, k)]
+        try:
+            work(0)
+        finally:
+            for future in futures:
+                exc = future.exception()  # waits; the first error is raised below
+                if exc is not None:
+                    raise exc
+    return results
+
+
+#: Row chunks of the tall products below: about this many chunks per matrix (enough for an even
+#: share on every core), each between these bounds of rows; the chunks depend only on m.
+_CHUNKS_PER_MATRIX = 32
+_CHUNK_ROWS_MIN = 256
+_CHUNK_ROWS_MAX = 4096
+
+
+def row_chunks(m: int) -> list:
+    """The fixed row chunks of ``range(m)`` used by :func:`map_row_chunks` (they depend only on m)."""
+    rows = int(min(_CHUNK_ROWS_MAX, max(_CHUNK_ROWS_MIN, -(-m // _CHUNKS_PER_MATRIX))))
+    return [slice(i, min(i + rows, m)) for i in range(0, m, rows)] or [slice(0, 0)]
 
 
 def map_row_chunks(fn, m: int) -> list:
-    """``[fn(rows) for rows in chunks]`` over fixed chunks of ``range(m)``, on a few threads.
+    """``[fn(rows) for rows in row_chunks(m)]`` on a few threads (:func:`run_indexed`).
 
-    For m×r work (r ≪ m): single-threaded BLAS on each cache-sized chunk, the
-    chunks shared among up to :func:`available_cpus` threads. The chunks do not
+    For products with tall matrices (r ≪ m): single-threaded BLAS on each chunk,
+    the chunks shared among up to :func:`available_cpus` threads. The chunks do not
     depend on the number of threads and results come back in chunk order, so a
     reduction over them rounds the same way on any machine.
 
@@ -405,16 +454,48 @@ def map_row_chunks(fn, m: int) -> list:
     list
         The results of ``fn``, in chunk order.
     """
-    chunks = [slice(i, min(i + _TALL_CHUNK_ROWS, m)) for i in range(0, m, _TALL_CHUNK_ROWS)]
-    k = min(available_cpus(), 8, len(chunks))
-    if k <= 1:
-        with serial_blas():
-            return [fn(rows) for rows in chunks]
-    bounds = np.linspace(0, len(chunks), k + 1).astype(int)
-    groups = [chunks[bounds[i]:bounds[i + 1]] for i in range(k)]
-    with serial_blas():
-        parts = list(_row_pool().map(lambda group: [fn(rows) for rows in group], groups))
-    return [result for part in parts for result in part]
+    chunks = row_chunks(m)
+    return run_indexed(lambda i, worker: fn(chunks[i]), len(chunks))
+
+
+def _sum_parts(parts: list, out: np.ndarray | None) -> np.ndarray:
+    if out is None:
+        out = parts[0].copy()
+    else:
+        np.copyto(out, parts[0])
+    for p in parts[1:]:
+        out += p
+    return out
+
+
+def matmul_rows(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``A @ B`` for a tall m×k ``A`` and a k×q ``B``, over row chunks of ``A`` (:func:`map_row_chunks`).
+
+    ``out`` (m×q) must have rows of unit stride (C order), so that each chunk is one BLAS call.
+    """
+    if out is None:
+        out = np.empty((A.shape[0], B.shape[1]), np.result_type(A, B))
+    map_row_chunks(lambda rows: np.matmul(A[rows], B, out=out[rows]), A.shape[0])
+    return out
+
+
+def matmul_rows_t(M: np.ndarray, A: np.ndarray, out_t: np.ndarray | None = None) -> np.ndarray:
+    """``M @ Aᵀ`` (q×m) for a q×k ``M`` and a tall m×k ``A``, over row chunks of ``A``.
+
+    ``out_t`` is C-ordered q×m; ``out_t.T`` is then ``A Mᵀ`` in Fortran order, the layout
+    in which OpenBLAS forms this product fastest when q ≪ k.
+    """
+    if out_t is None:
+        out_t = np.empty((M.shape[0], A.shape[0]), np.result_type(M, A))
+    map_row_chunks(lambda rows: np.matmul(M, A[rows].T, out=out_t[:, rows]), A.shape[0])
+    return out_t
+
+
+def inner_rows(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``Aᵀ B`` (p×q) for tall m×p ``A`` and m×q ``B``: one product per row chunk, summed in
+    chunk order in the operands' dtype (see :func:`gram64` for float64 sums)."""
+    parts = map_row_chunks(lambda rows: A[rows].T @ B[rows], A.shape[0])
+    return _sum_parts(parts, out)
 
 
 def gram64(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
@@ -437,11 +518,7 @@ def gram64(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
         b = a if B is None else B[rows].astype(np.float64, copy=False)
         return a.T @ b
 
-    parts = map_row_chunks(part, A.shape[0])
-    G = parts[0].copy()
-    for p in parts[1:]:
-        G += p
-    return G
+    return _sum_parts(map_row_chunks(part, A.shape[0]), None)
 
 
 def right_multiply_upper(A: np.ndarray, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -194,9 +194,10 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gram64_and_right_multiply_upper_match_plain_products(dtype):
-    from nmdcore._linalg import _TALL_CHUNK_ROWS, gram64, right_multiply_upper
+    from nmdcore._linalg import _CHUNK_ROWS_MAX, gram64, right_multiply_upper, row_chunks
     rng = np.random.default_rng(3)
-    m, r = 2 * _TALL_CHUNK_ROWS + 17, 5  # several chunks, a ragged last one
+    m, r = 2 * _CHUNK_ROWS_MAX + 17, 5
+    assert len(row_chunks(m)) > 2 and row_chunks(m)[-1].stop - row_chunks(m)[-1].start < row_chunks(m)[0].stop
     A = rng.standard_normal((m, r)).astype(dtype)
     B = np.asfortranarray(rng.standard_normal((m, r + 2)).astype(dtype))
     A64, B64 = A.astype(np.float64), B.astype(np.float64)
@@ -216,8 +217,41 @@ def test_gram64_and_right_multiply_upper_match_plain_products(dtype):
 
 
 def test_map_row_chunks_returns_results_in_row_order():
-    from nmdcore._linalg import _TALL_CHUNK_ROWS, map_row_chunks
-    m = 3 * _TALL_CHUNK_ROWS + 1
+    from nmdcore._linalg import _CHUNK_ROWS_MAX, map_row_chunks
+    m = 3 * _CHUNK_ROWS_MAX + 1
     starts = map_row_chunks(lambda rows: (rows.start, rows.stop), m)
     assert starts[0][0] == 0 and starts[-1][1] == m
     assert all(a[1] == b[0] for a, b in zip(starts, starts[1:]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooled_products_match_plain_products(dtype):
+    from nmdcore._linalg import inner_rows, matmul_rows, matmul_rows_t, row_chunks
+    rng = np.random.default_rng(11)
+    m, n, r = 9001, 37, 6
+    assert len(row_chunks(m)) > 8
+    Z = rng.standard_normal((m, n)).astype(dtype)
+    W = np.asfortranarray(rng.standard_normal((m, r)).astype(dtype))
+    H = rng.standard_normal((r, n)).astype(dtype)
+    tol = 2e-4 if dtype == np.float32 else 1e-11
+    for got, want in [(matmul_rows(W, H), W @ H), (matmul_rows_t(H, Z), H @ Z.T), (inner_rows(Z, W), Z.T @ W)]:
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    out = np.empty((n, r), dtype)
+    assert inner_rows(Z, W, out=out) is out
+
+
+def test_run_indexed_order_workers_and_errors():
+    from nmdcore._linalg import run_indexed
+    seen = run_indexed(lambda i, worker: (i, worker), 50, workers=3)
+    assert [i for i, _ in seen] == list(range(50))
+    assert {w for _, w in seen} <= {0, 1, 2}
+
+    def fail(i, worker):
+        if i == 17:
+            raise KeyError("chunk 17")
+        return i
+
+    with pytest.raises(KeyError, match="chunk 17"):
+        run_indexed(fail, 40, workers=2)
+    assert run_indexed(lambda i, w: i, 0) == []

@@ -12,8 +12,11 @@ and reproduce the reference MATLAB codes iteration by iteration. Every solver
 returns ``theta = W @ H`` (never an extrapolated matrix) and ``factors = {"W", "H"}``.
 
 Performance (DESIGN.md "Performance shape"): an iteration is two m×n×r products
-with the latent matrix (multithreaded BLAS; ``Zᵀ W`` rather than ``Wᵀ Z``, the
-faster layout) and one fused pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`):
+with the latent matrix (``Zᵀ W`` rather than ``Wᵀ Z``, the faster layout) and one fused
+pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`). All of it runs on
+nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._linalg.run_indexed` says
+why: OpenBLAS's own threads keep spinning after a threaded call and slow the next pass).
+In the fused pass
 each block forms its rows of Θ = WH (the third product), takes the ReLU error,
 extrapolates and projects -- so Θ never exists as an m×n array and each m×n state
 array is read and written once per iteration. r×r work runs with
@@ -37,8 +40,8 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, map_row_chunks, relu_error,
-                       serial_blas, spd_inverse, sq_norm)
+from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, inner_rows, map_row_chunks,
+                       matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -118,7 +121,7 @@ def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out_t: np.ndarray) -> 
     """
     with serial_blas():
         GinvH = (spd_inverse(G) @ _f64(H)).astype(Z.dtype)
-    return np.matmul(GinvH, Z.T, out=out_t).T
+    return matmul_rows_t(GinvH, Z, out_t).T
 
 
 def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
@@ -221,7 +224,7 @@ def _run_bcd(problem, start, params, monitor):
         while True:
             W_prev, H_prev = W, H
             W = _solve_w(Z, H, GH, np.empty((problem.rank, m), dt))
-            np.matmul(Z.T, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
+            inner_rows(Z, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
             with serial_blas():
                 GW = _col_gram(W)
                 H = _solve_h(GW, ZtW.T)
@@ -285,9 +288,9 @@ def _run_ebcd(problem, start, params, monitor):
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            np.matmul(H, D.T, out=DHt_t)  # (D Hᵀ)ᵀ, the faster GEMM layout
+            matmul_rows_t(H, D, DHt_t)  # (D Hᵀ)ᵀ, the faster GEMM layout
             W_e = cholqr2(_add_product(alpha, DHt_t.T, W, GH.astype(dt, copy=False), ZaHt))  # Z_α Hᵀ
-            np.matmul(D.T, W_e, out=DtW)
+            inner_rows(D, W_e, out=DtW)
             H_e = gram64(W_e, W)  # W_eᵀ W (r×r)
             with serial_blas():
                 H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
@@ -391,7 +394,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             if mix != 1.0:
                 with serial_blas():
                     axpby_inplace(1.0 - mix, W_prev.T, mix, W.T)
-            np.matmul(Zx.T, W, out=ZtW)
+            inner_rows(Zx, W, out=ZtW)
             with serial_blas():
                 GW = _col_gram(W, lam)
                 H = _solve_h(GW, ZtW.T)
