@@ -1,9 +1,11 @@
-"""Optional compiled (numba) kernels for the fused row-block passes of the three-block solvers.
+"""Optional compiled (numba) kernels for the fused row-block passes of the three-block and latent solvers.
 
 Each kernel does, in one sweep over a block of rows, what the pure NumPy path of
-:mod:`nmdcore.solvers.three_block` does with a chain of whole-block operations:
-the ReLU error, the latent residual, the extrapolations and the projection onto
-F(X) = {Z : max(0, Z) = X}. The elementwise results are computed with the same
+:mod:`nmdcore.solvers.three_block` or :mod:`nmdcore.solvers.latent` does with a chain
+of whole-block operations: the ReLU error, the latent residual, the extrapolations,
+the projection onto F(X) = {Z : max(0, Z) = X} and EM's E-step. The E-step calls
+SciPy's own compiled ``erfcx`` (the function behind ``scipy.special.erfcx``, found
+through ``scipy.special.cython_special``), so it returns the same bits as the ufunc. The elementwise results are computed with the same
 floating-point operations in the same order (no fastmath, scalars cast to the
 data's dtype exactly as NumPy casts them), so the arrays they write are identical
 to NumPy's; the sums are accumulated in float64 in a different order than NumPy's,
@@ -74,8 +76,10 @@ def fused_kernels():
     Returns
     -------
     types.SimpleNamespace or None
-        Attributes ``bcd_block``, ``momentum_block`` and ``ebcd_block`` (see
-        :func:`_build` for what each computes).
+        Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
+        solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
+        ``em_block`` (latent solvers; ``em_block`` is None when SciPy's compiled
+        ``erfcx`` cannot be found). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
 
@@ -102,11 +106,45 @@ def _jit(numba, fn):
 
 
 def _build(numba):
-    """Compile (lazily, per dtype on first call) the three block kernels below."""
+    """Compile (lazily, per dtype on first call) the block kernels below."""
     for helper in (_relu_gap, _project, _add_squared_gap):
         numba.extending.register_jitable(inline="always")(helper)
-    return SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
-                           ebcd_block=_jit(numba, _ebcd_block))
+    kernels = SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
+                              ebcd_block=_jit(numba, _ebcd_block),
+                              latent_build_block=_jit(numba, _latent_build_block),
+                              anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
+                              em_block=None)
+    erfcx = _scipy_erfcx(numba)
+    if erfcx is not None:
+        global _erfcx
+        _erfcx = erfcx  # a global of this module: the E-step kernel resolves it when compiled
+        kernels.em_block = _jit(numba, _em_block)
+    return kernels
+
+
+#: Name under which SciPy's compiled double-precision erfcx is made known to the JIT linker.
+_ERFCX_SYMBOL = "nmdcore_scipy_special_erfcx"
+
+
+def _scipy_erfcx(numba):
+    """SciPy's compiled ``erfcx(double)`` as a numba external function, or None if not found.
+
+    ``scipy.special.cython_special`` exports the C function behind the ``erfcx`` ufunc
+    (its float64 loop calls it; the float32 loop calls it on the widened value and
+    rounds the result). Registering its address as a linker symbol, rather than
+    calling through a ctypes pointer, keeps the kernel cacheable on disk.
+    """
+    try:
+        import llvmlite.binding as llvm
+        from numba.extending import get_cython_function_address
+        address = get_cython_function_address("scipy.special.cython_special", "__pyx_fuse_1erfcx")
+    except Exception:  # pragma: no cover - SciPy without the Cython API
+        return None
+    llvm.add_symbol(_ERFCX_SYMBOL, address)
+    return numba.types.ExternalFunction(_ERFCX_SYMBOL, numba.types.float64(numba.types.float64))
+
+
+_erfcx = None  # set by _build to SciPy's erfcx before the E-step kernel is compiled
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,3 +247,92 @@ def _ebcd_block(T, D, X, zero):
             g = np.float64(e if (e <= x or e != e) else x)
             rel[j] += g * g
     return d_sq.sum(), rel.sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# latent solvers (nmdcore.solvers.latent)
+
+def _latent_build_block(T, Z, Z_old, X, keep, grow, zero):
+    """A-NMD's extrapolated projection: Z ← grow·P(T) + keep·Z_old (``keep = −β``, ``grow = 1 + β``)."""
+    rows, n = T.shape
+    for i in range(rows):
+        t_row, z_row, o_row, x_row = T[i], Z[i], Z_old[i], X[i]
+        for j in range(n):
+            z_row[j] = _project(t_row[j], x_row[j], zero) * grow + o_row[j] * keep
+
+
+def _anmd_block(T, Z, X, T_old, T_new, extrapolate, keep, grow, zero):
+    """A-NMD after a truncation Θ = T: returns (‖Z − T‖², ‖max(T, 0) − X‖², ‖Z − T_new‖²) with
+    ``T_new ← grow·T + keep·T_old`` (or T when not extrapolating)."""
+    rows, n = T.shape
+    res = np.zeros(n, np.float64)
+    rel = np.zeros(n, np.float64)
+    gap = np.zeros(n, np.float64)
+    for i in range(rows):
+        t_row, z_row, x_row, o_row, e_row = T[i], Z[i], X[i], T_old[i], T_new[i]
+        _add_squared_gap(res, z_row, t_row)
+        for j in range(n):
+            t = t_row[j]
+            e = np.float64(_relu_gap(t, x_row[j], zero))
+            rel[j] += e * e
+            if extrapolate:
+                t = t * grow + o_row[j] * keep
+            e_row[j] = t
+        _add_squared_gap(gap, z_row, e_row)
+    return res.sum(), rel.sum(), gap.sum()
+
+
+def _residual_block(T, Z, X, zero):
+    """Returns (‖Z − T‖², ‖max(T, 0) − X‖²); writes nothing."""
+    rows, n = T.shape
+    res = np.zeros(n, np.float64)
+    rel = np.zeros(n, np.float64)
+    for i in range(rows):
+        t_row, z_row, x_row = T[i], Z[i], X[i]
+        _add_squared_gap(res, z_row, t_row)
+        for j in range(n):
+            e = np.float64(_relu_gap(t_row[j], x_row[j], zero))
+            rel[j] += e * e
+    return res.sum(), rel.sum()
+
+
+def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt2, sqrt_2_over_pi, alpha):
+    """EM's E-step for Θ = T: on the zeros of X, with γ = T/σ and ρ = √(2/π)/erfcx(γ/√2),
+    ``e = (ρ − γ)·(−σ)`` (the posterior mean T − σρ), plus ``α(Z_prev − Z_prev2)`` when
+    ``momentum``; X on the positives. Writes Z_out (which may be Z_prev2) and returns
+    (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖²).
+
+    Per row, only the erfcx calls run one entry at a time; the arithmetic around them
+    runs in separate loops that the compiler vectorizes (same operations, same order).
+    erfcx's float64 result is rounded to the data's dtype by storing it, as the float32
+    ufunc loop does.
+    """
+    rows, n = T.shape
+    red = np.zeros(n, np.float64)
+    z_sq = np.zeros(n, np.float64)
+    g = np.empty(n, T.dtype)
+    c = np.empty(n, T.dtype)
+    one = sigma / sigma
+    for i in range(rows):
+        t_row, o_row, x_row = T[i], Z_out[i], X[i]
+        p_row, q_row = Z_prev[i], Z_prev2[i]
+        for j in range(n):
+            g[j] = t_row[j] / sigma
+        for j in range(n):
+            if x_row[j] > 0:
+                c[j] = one
+            else:
+                c[j] = _erfcx(np.float64(g[j] * inv_sqrt2))
+        for j in range(n):
+            x = x_row[j]
+            rho = sqrt_2_over_pi / c[j]
+            d = rho - g[j]
+            red[j] += 0.0 if x > 0 else np.float64(rho) * np.float64(d)
+            z = d * neg_sigma
+            if momentum:
+                z = z + (p_row[j] - q_row[j]) * alpha
+            z = x if x > 0 else z
+            o_row[j] = z
+            w = np.float64(z)
+            z_sq[j] += w * w
+    return red.sum(), z_sq.sum()

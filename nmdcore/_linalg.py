@@ -187,6 +187,8 @@ def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     The same construction as :func:`tsvd_exact` (the reference codes'
     ``utils/tsvd``, ALGORITHMS.md §4) with :func:`top_eigh` in place of a full
     eigendecomposition; it reproduces the reference traces to their tolerance.
+    The products with ``Z`` run over row chunks with single-threaded BLAS
+    (:func:`run_indexed` says why).
 
     Parameters
     ----------
@@ -204,20 +206,29 @@ def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
         When ``Z`` holds NaN or infinite values (detected on the small Gram matrix).
     """
     m, n = Z.shape
-    G = Z @ Z.T if m <= n else Z.T @ Z
+    if m <= n:
+        with serial_blas():
+            G = Z @ Z.T
+    else:
+        G = inner_rows(Z, Z)
     if not np.isfinite(G).all():
         raise FloatingPointError("the matrix to truncate has non-finite entries")
-    d, Q = top_eigh(G, rank)
+    with serial_blas():
+        d, Q = top_eigh(G, rank)
     if m <= n:
-        return Q, Q.T @ Z
+        with serial_blas():
+            return Q, Q.T @ Z
     s = np.sqrt(np.maximum(d, 0))
     inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
-    return (Z @ Q) * inv, s[:, None] * Q.T
+    W = matmul_rows(Z, Q)
+    W *= inv
+    return W, s[:, None] * Q.T
 
 
 def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None,
                     n_oversamples: int = 10, n_power_iter: int = 4,
-                    random_state=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    random_state=None, At_basis: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rank-``rank`` truncated SVD by (warm-started) randomized subspace iteration.
 
     With ``l = min(rank + n_oversamples, m, n)`` columns, the starting block is
@@ -231,6 +242,11 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     :func:`tsvd_gram`. It equals the exact truncation only up to the
     convergence of the subspace (fast when σ_{l+1}/σ_r is small).
 
+    Every product with ``A`` runs over row chunks with single-threaded BLAS
+    (:func:`matmul_rows`, :func:`inner_rows`; :func:`run_indexed` says why), the
+    orthonormalisation is CholeskyQR2 (:func:`cholqr2`) and only the l×n SVD runs on
+    one thread.
+
     Parameters
     ----------
     A : ndarray, shape (m, n)
@@ -243,6 +259,9 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         Power steps ``S ← orth(A Aᵀ S)`` performed in this call.
     random_state : int, numpy.random.Generator or None
         Source of Ω on a cold start (unused when ``basis`` is given).
+    At_basis : ndarray, shape (n, l), optional
+        ``Aᵀ basis`` when the caller has already formed it (the latent solvers
+        accumulate it while writing A); used only with a warm ``basis``.
 
     Returns
     -------
@@ -262,30 +281,33 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     width = min(rank + n_oversamples, m, n)
     if basis is None or basis.shape != (m, width):
         rng = np.random.default_rng(random_state)
-        Y = A @ rng.standard_normal((n, width), dtype=A.dtype)
+        Y = matmul_rows(A, rng.standard_normal((n, width), dtype=A.dtype))
     else:
-        Y = A @ (A.T @ basis.astype(A.dtype, copy=False))
+        P = At_basis if At_basis is not None else inner_rows(A, basis.astype(A.dtype, copy=False))
+        if not np.isfinite(P).all():
+            raise FloatingPointError("the matrix to truncate has non-finite entries")
+        Y = matmul_rows(A, P)
         n_power_iter -= 1
     if not np.isfinite(Y).all():
         raise FloatingPointError("the matrix to truncate has non-finite entries")
-    S = np.linalg.qr(Y)[0]
+    S = cholqr2(Y)
     for _ in range(max(n_power_iter, 0)):
-        S = np.linalg.qr(A @ (A.T @ S))[0]
-    U_small, s, Vt = np.linalg.svd(S.T @ A, full_matrices=False)
-    rotated = S @ U_small  # same span as S, columns ordered by singular value
-    return np.ascontiguousarray(rotated[:, :rank]), s[:rank, None] * Vt[:rank], rotated
+        S = cholqr2(matmul_rows(A, inner_rows(A, S)))
+    B_t = inner_rows(A, S)  # (Sᵀ A)ᵀ, n×l: the faster GEMM layout
+    with serial_blas():
+        V, s, U_small_t = np.linalg.svd(B_t, full_matrices=False)  # Sᵀ A = U_small Σ Vᵀ
+        H = s[:rank, None] * V[:, :rank].T
+    rotated = matmul_rows(S, np.ascontiguousarray(U_small_t.T))  # same span as S, ordered by σ
+    return np.ascontiguousarray(rotated[:, :rank]), H, rotated
 
 
 _BLAS_CONTROLLER = None
+_SERIAL_LOCK = threading.Lock()
+_SERIAL_DEPTH = 0      # threads (and nested calls) currently inside serial_blas()
+_SERIAL_LIMITER = None  # threadpoolctl's limiter of the outermost call, restored by the last exit
 
 
-def serial_blas():
-    """Context manager that runs BLAS single-threaded (threadpoolctl; a no-op without it).
-
-    For the many small products of an iteration (m×r×r, r×r×n, Gram matrices):
-    multithreaded BLAS on blocks this small loses more to thread hand-offs than it
-    gains, by orders of magnitude on a loaded machine.
-    """
+def _blas_controller():
     global _BLAS_CONTROLLER
     if _BLAS_CONTROLLER is None:
         try:
@@ -294,9 +316,37 @@ def serial_blas():
             _BLAS_CONTROLLER = False
         else:
             _BLAS_CONTROLLER = ThreadpoolController()
-    if _BLAS_CONTROLLER is False:
-        return contextlib.nullcontext()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    return _BLAS_CONTROLLER or None
+
+
+@contextlib.contextmanager
+def serial_blas():
+    """Context manager that runs BLAS single-threaded (threadpoolctl; a no-op without it).
+
+    For the many small products of an iteration (m×r×r, r×r×n, Gram matrices), and
+    for every product on nmdcore's row pool (:func:`run_indexed`). BLAS's thread
+    count is global to the process, so the calls are counted: the first entry (from
+    any thread) sets it to 1 and the last exit restores what it was. Two solver runs
+    in parallel threads (two sessions of the app) therefore neither restore it under
+    each other's feet nor leave it at 1.
+    """
+    global _SERIAL_DEPTH, _SERIAL_LIMITER
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with _SERIAL_LOCK:
+        if _SERIAL_DEPTH == 0:
+            _SERIAL_LIMITER = controller.limit(limits=1, user_api="blas")
+        _SERIAL_DEPTH += 1
+    try:
+        yield
+    finally:
+        with _SERIAL_LOCK:
+            _SERIAL_DEPTH -= 1
+            if _SERIAL_DEPTH == 0:
+                _SERIAL_LIMITER.restore_original_limits()
+                _SERIAL_LIMITER = None
 
 
 def available_cpus() -> int:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nmdcore
-from nmdcore import HyperparameterError, InitError
+from nmdcore import HyperparameterError, InitError, _kernels
 from nmdcore._linalg import randomized_tsvd, tsvd_exact, tsvd_gram
 
 from conftest import REFERENCE_TRACES, require_shared
@@ -17,6 +17,15 @@ TRACE_FILES = [f"{case}_{solver}_{init}_it{maxit}.npz"
                for solver in TRACE_SOLVERS
                for init in ("rand", "tsvd")
                for maxit in (50, 300)]
+
+
+_NUMBA = pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+
+
+@pytest.fixture(autouse=True, params=["numpy", pytest.param("numba", marks=_NUMBA)])
+def kernel_backend(request, monkeypatch):
+    """Every test here runs on both backends of the fused passes (NMD_KERNELS, nmdcore._kernels)."""
+    monkeypatch.setenv(_kernels.ENV_VAR, request.param)
 
 
 @pytest.mark.parametrize("name", TRACE_FILES)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfcx
 
+from .. import _kernels
 from .._errors import HyperparameterError
-from .._linalg import axpby_inplace, randomized_tsvd, relu_error, sq_norm, tsvd_gram
+from .._linalg import (RowBlockRunner, available_cpus, matmul_rows, randomized_tsvd, row_chunks, run_indexed,
+                       sq_norm, tsvd_gram)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -46,7 +48,10 @@ def _prepare_start(problem, init) -> dict:
 
 
 class _Truncation:
-    """Θ ← T_r(Z) with the chosen method; remembers the factors (and subspace) of the last call."""
+    """Θ ← T_r(Z) = W H with the chosen method; keeps the factors (and subspace) of the last call.
+
+    Θ itself is never formed here: the solvers' fused passes build it block by block.
+    """
 
     def __init__(self, problem, method: str):
         self.rank = problem.rank
@@ -55,34 +60,285 @@ class _Truncation:
         self.basis = None
         self.W = self.H = None
 
-    def __call__(self, Z: np.ndarray, theta: np.ndarray) -> bool:
-        """Write T_r(Z) into ``theta``; return False, leaving ``theta`` as it was, if Z is not finite."""
+    @property
+    def next_basis(self) -> np.ndarray | None:
+        """The m×l block whose product ``Zᵀ·basis`` the next call needs (None: it needs none)."""
+        return self.basis if self.randomized else None
+
+    def __call__(self, Z: np.ndarray, Zt_basis: np.ndarray | None = None) -> bool:
+        """Truncate Z; return False, keeping the previous factors, if Z is not finite.
+
+        ``Zt_basis`` is ``Zᵀ next_basis`` when the caller formed it while writing Z.
+        """
         try:
             if self.randomized:
                 if self.basis is None:  # cold start: the default number of power steps
-                    W, H, self.basis = randomized_tsvd(Z, self.rank, random_state=self.rng)
+                    W, H, basis = randomized_tsvd(Z, self.rank, random_state=self.rng)
                 else:                   # warm start from the previous subspace: one step
-                    W, H, self.basis = randomized_tsvd(Z, self.rank, basis=self.basis, n_power_iter=1)
+                    W, H, basis = randomized_tsvd(Z, self.rank, basis=self.basis, n_power_iter=1,
+                                                  At_basis=Zt_basis)
+                self.basis = basis
             else:
                 W, H = tsvd_gram(Z, self.rank)
         except FloatingPointError:
             return False
-        np.matmul(W, H, out=theta)
         self.W, self.H = W, H
         return True
 
     def factors(self) -> dict:
         return {} if self.W is None else {"W": self.W, "H": self.H}
 
-
-def _distance(A: np.ndarray, B: np.ndarray, work: np.ndarray) -> float:
-    """``‖A − B‖_F`` through the buffer ``work`` (float64 accumulation)."""
-    np.subtract(A, B, out=work)
-    return float(np.sqrt(sq_norm(work)))
+    def theta(self) -> np.ndarray:
+        """Θ = W H of the last truncation, formed over row chunks."""
+        return matmul_rows(self.W, self.H)
 
 
-def _relu(problem, theta, work) -> float:
-    return relu_error(problem.X, theta, problem.norm_X, work)
+#: Row-block size of the fused passes (bytes of one m×n array's block): large enough to amortise
+#: BLAS's packing of H in each block product W[rows] @ H. Both backends use it: ``Zᵀ·basis`` is
+#: summed block by block, so the same blocks give the same truncations.
+_BLOCK_BYTES = 1 << 20
+
+
+class _Sweep:
+    """One pass over the rows of the m×n arrays of a latent solver.
+
+    Each block gets its rows of Θ -- from W H (one small BLAS product) or from an
+    m×n array -- and a function that reads and writes the blocks of the solver's
+    arrays in cache and returns a few float sums. When a ``basis`` is given, the
+    pass also forms ``Zᵀ basis`` (n×l) from the blocks of Z just written, so the
+    warm randomized truncation that follows needs no pass of its own over Z.
+
+    Blocks are grouped in the fixed row chunks of :func:`nmdcore._linalg.row_chunks`;
+    chunks run on nmdcore's row pool with single-threaded BLAS and their sums are
+    combined in chunk order, so the results do not depend on the number of threads.
+    """
+
+    def __init__(self, shape, dtype, n_scratch: int = 3):
+        m, n = shape
+        dtype = np.dtype(dtype)
+        self.chunks = row_chunks(m)
+        longest = max(c.stop - c.start for c in self.chunks)
+        self.rows = int(max(1, min(longest, _BLOCK_BYTES // (n * dtype.itemsize))))
+        workers = min(available_cpus(), 8, len(self.chunks))
+        self._scratch = [[np.empty((self.rows, n), dtype) for _ in range(n_scratch)]
+                         + [np.empty((self.rows, n), np.float64)] for _ in range(workers)]
+        self._workers = workers
+        self.dtype = dtype
+
+    sq = staticmethod(RowBlockRunner.sq)
+
+    def __call__(self, block, *, W=None, H=None, theta=None, Z=None, basis=None):
+        """Sums of ``block(rows, T, scratch)`` over all blocks, and ``Zᵀ basis`` (or None).
+
+        ``T`` is the block's rows of ``W @ H`` (in ``scratch[0]``) or of ``theta``;
+        ``block`` may use ``scratch[1:]`` (sliced to the block's rows).
+        """
+        step = self.rows
+        scratch = self._scratch
+
+        def chunk(i, worker):
+            s = scratch[worker]
+            rows_all = self.chunks[i]
+            sums = None
+            acc = None
+            if basis is not None:
+                acc = np.zeros((Z.shape[1], basis.shape[1]), self.dtype)
+                part = np.empty_like(acc)
+            for start in range(rows_all.start, rows_all.stop, step):
+                rows = slice(start, min(start + step, rows_all.stop))
+                if theta is None:
+                    T = np.matmul(W[rows], H, out=s[0][:rows.stop - start])
+                else:
+                    T = theta[rows]
+                out = np.asarray(block(rows, T, s), dtype=np.float64)
+                sums = out if sums is None else sums + out
+                if acc is not None:
+                    acc += np.matmul(Z[rows].T, basis[rows], out=part)
+            return sums, acc
+
+        parts = run_indexed(chunk, len(self.chunks), self._workers)
+        sums = np.sum(np.stack([p[0] for p in parts]), axis=0)
+        if basis is None:
+            return sums, None
+        acc = parts[0][1]
+        for p in parts[1:]:
+            acc += p[1]
+        return sums, acc
+
+
+def _sqrt_rel(value_sq: float, norm_X: float) -> float:
+    return float(np.sqrt(value_sq)) / norm_X
+
+
+def _latent_copy(problem, start) -> np.ndarray:
+    """A C-ordered working copy of the start's latent matrix Z0 (X when none is given)."""
+    return np.array(problem.X if start["Z"] is None else start["Z"], dtype=problem.dtype, order="C", copy=True)
+
+
+def _residual_numpy(sq, L):
+    """NumPy chain of ``residual_block``: (‖Z − T‖², ‖max(T, 0) − X‖²)."""
+    def run(T, z, x, s):
+        E = s[1][:T.shape[0]]
+        res = sq(np.subtract(z, T, out=E), s)
+        np.maximum(T, 0, out=E)
+        return res, sq(np.subtract(E, x, out=E), s)
+    return run
+
+
+def _run_naive(problem, start, params, monitor):
+    """Naive-NMD (Saul): Z ← P(Θ), Θ ← T_r(Z); records ‖Z − Θ‖_F/‖X‖_F (non-increasing).
+
+    One fused pass per iteration (after the truncation): Θ = W H block by block, its
+    latent residual and ReLU error, and the next Z = P(Θ) -- BCD-NMD's pass. Memory:
+    X and Z (and ``problem.lower`` on the NumPy backend); Θ is formed only at the end.
+    """
+    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    kernels = _kernels.fused_kernels()
+    L = None if kernels else problem.lower
+    sweep = _Sweep(X.shape, dt)
+    sq, zero = sweep.sq, dt.type(0)
+    Z = _latent_copy(problem, start)
+    truncate = _Truncation(problem, params["tsvd"])
+
+    def project(rows, T, s):
+        """(‖Z − T‖², ‖max(T, 0) − X‖²), then Z ← P(T)."""
+        z, x = Z[rows], X[rows]
+        if kernels:
+            return kernels.bcd_block(T, z, x, True, zero)[:2]
+        E = s[1][:T.shape[0]]
+        res = sq(np.subtract(z, T, out=E), s)
+        np.maximum(T, 0, out=E)
+        rel = sq(np.subtract(E, x, out=E), s)
+        np.clip(T, L[rows], x, out=z)
+        return res, rel
+
+    theta0 = start["theta"]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        (res, rel), _ = sweep(project, theta=theta0)     # err[0] = ‖Θ0 − Z0‖; Z ← P(Θ0)
+        if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
+            return theta0, truncate.factors()
+        Zt_basis = None
+        while True:
+            if not truncate(Z, Zt_basis):
+                monitor.record(np.nan, np.nan)
+                break
+            (res, rel), Zt_basis = sweep(project, W=truncate.W, H=truncate.H, Z=Z, basis=truncate.next_basis)
+            if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
+                break
+    Z = None  # free the m×n state before Θ is formed
+    return _finish(theta0, truncate)
+
+
+def _finish(theta0, truncate):
+    """The returned iterate: Θ = W H of the last truncation (the start if there was none).
+
+    After a divergence this is the last finite truncation: a non-finite Z makes the
+    truncation fail and keep its previous factors.
+    """
+    if truncate.W is None:
+        return theta0, truncate.factors()
+    return truncate.theta(), truncate.factors()
+
+
+def _run_a_nmd(problem, start, params, monitor):
+    """A-NMD: Naive-NMD with adaptive extrapolation of Z and Θ, as in the reference code (§6).
+
+    Returns Θ = W H of the last truncation, except when ``max_iter`` ends the run
+    on a rejected step: then, like the reference, Θ is the restored previous
+    (extrapolated) iterate, of rank up to 2r, and ``factors`` still hold the last
+    truncation ``W``, ``H`` (so ``theta != W @ H`` in that case only).
+
+    Two fused passes per iteration: one builds ``Z = (1+β)P(Θ) − βZ_old`` (and the
+    warm truncation's ``Zᵀ·basis``); after the truncation the other forms Θ = W H block by
+    block, its errors, the extrapolated ``Θ_e = (1+β)Θ − βΘ_old`` and ``‖Z − Θ_e‖``.
+    Acceptance and rejection swap array references, nothing is copied. Memory: X, Z,
+    Z_old, Θ_old and Θ_e (and ``problem.lower`` on the NumPy backend).
+    """
+    X, nX, dt = problem.X, problem.norm_X, problem.dtype
+    beta, eta, gamma, gamma_bar = params["beta"], params["eta"], params["gamma"], params["gamma_bar"]
+    beta_bar = 1.0
+    accepted_beta = {1: beta}      # h[k] of the reference; unset entries read as 0
+    kernels = _kernels.fused_kernels()
+    L = None if kernels else problem.lower
+    sweep = _Sweep(X.shape, dt)
+    sq, zero = sweep.sq, dt.type(0)
+    theta_old = start["theta"]     # Θ_old (the solver owns the start arrays)
+    theta = theta_old              # Θ to project next: Θ_e, or Θ_old after a rejection
+    theta_new = np.empty_like(X)   # Θ_e of the running iteration
+    Z_old = _latent_copy(problem, start)
+    Z = np.empty_like(X)
+    truncate = _Truncation(problem, params["tsvd"])
+    residual = _residual_numpy(sq, L)
+    state = {}
+
+    def start_errors(rows, T, s):
+        if kernels:
+            return kernels.residual_block(T, Z_old[rows], X[rows], zero)
+        return residual(T, Z_old[rows], X[rows], s)
+
+    def build(rows, T, s):
+        """Z ← (1+β)P(T) − βZ_old."""
+        z, x, zo = Z[rows], X[rows], Z_old[rows]
+        keep, grow = state["keep"], state["grow"]
+        if kernels:
+            kernels.latent_build_block(T, z, zo, x, keep, grow, zero)
+            return ()
+        np.clip(T, L[rows], x, out=z)
+        z *= grow
+        z += np.multiply(zo, keep, out=s[1][:T.shape[0]])
+        return ()
+
+    def evaluate(rows, T, s):
+        """(‖Z − T‖², ‖max(T, 0) − X‖², ‖Z − Θ_e‖²) with Θ_e ← (1+β)T − βΘ_old (or T)."""
+        z, x, to, tn = Z[rows], X[rows], theta_old[rows], theta_new[rows]
+        keep, grow, extrapolate = state["keep"], state["grow"], state["extrapolate"]
+        if kernels:
+            return kernels.anmd_block(T, z, x, to, tn, extrapolate, keep, grow, zero)
+        res, rel = residual(T, z, x, s)
+        E = s[1][:T.shape[0]]
+        if extrapolate:
+            np.multiply(T, grow, out=tn)
+            tn += np.multiply(to, keep, out=E)
+        else:
+            np.copyto(tn, T)
+        return res, rel, sq(np.subtract(z, tn, out=E), s)
+
+    previous_gap = np.inf           # b[k − 1]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        (res, rel), _ = sweep(start_errors, theta=theta_old)
+        if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX), beta=beta):
+            return theta_old, truncate.factors()
+        while True:
+            k = monitor.iteration + 1
+            state.update(keep=dt.type(-beta), grow=dt.type(1.0 + beta),
+                         extrapolate=k < monitor.max_iter - 1)  # Θ ← Θ + β(Θ − Θ_old)
+            _, Zt_basis = sweep(build, theta=theta, Z=Z, basis=truncate.next_basis)
+            if not truncate(Z, Zt_basis):
+                monitor.record(np.nan, np.nan, beta=beta)
+                break
+            (res, rel, gap_sq), _ = sweep(evaluate, W=truncate.W, H=truncate.H)
+            stop = monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX), beta=beta)
+            if stop and monitor.stop_reason != "max_iter":
+                break                                   # the reference returns W H here
+            gap = float(np.sqrt(gap_sq))
+            theta = theta_new
+            if k > 2:
+                if gap < previous_gap:                  # accept the extrapolated step
+                    beta = min(beta_bar, gamma * beta)
+                    beta_bar = min(1.0, gamma_bar * beta)
+                    accepted_beta[k] = beta
+                    Z_old, Z = Z, Z_old                 # Z is overwritten by the next build
+                    theta_old, theta_new = theta_new, theta_old
+                else:                                   # reject: restore the previous iterate
+                    beta *= eta
+                    accepted_beta[k] = beta
+                    beta_bar = accepted_beta.get(k - 2, 0.0)
+                    theta = theta_old
+            previous_gap = gap
+            if stop:
+                return theta, truncate.factors()
+    Z = Z_old = theta_new = None
+    return _finish(start["theta"], truncate)
 
 
 def _initial_variance(X: np.ndarray) -> float:
@@ -93,155 +349,120 @@ def _initial_variance(X: np.ndarray) -> float:
 
 
 class _EStep:
-    """Posterior mean and variance of N(Θ, σ²) truncated to (−∞, 0] on the zeros of X (§7)."""
+    """Posterior means on the zeros of X of N(Θ, σ²) truncated to (−∞, 0] (§7), per row block.
 
-    def __init__(self, problem, work: np.ndarray):
-        self.index = problem.zero_index
-        count = self.index.size
-        # γ lives in the first entries of the m×n work buffer, ρ in its own vector.
-        self.gamma = work.reshape(-1)[:count]
-        self.rho = np.empty(count, dtype=problem.dtype)
-
-    def __call__(self, theta: np.ndarray, sigma2: float, Z: np.ndarray) -> float:
-        """Write the posterior means into Z on the zeros of X; return Σ of their variances."""
-        gamma, rho = self.gamma, self.rho
-        sigma = np.sqrt(sigma2)
-        np.take(theta.reshape(-1), self.index, out=gamma)
-        gamma /= sigma                                    # γ = Θ/σ
-        np.multiply(gamma, _INV_SQRT_2, out=rho)
-        erfcx(rho, out=rho)
-        np.divide(_SQRT_2_OVER_PI, rho, out=rho)          # ρ = φ(γ)/Φ(−γ)
-        np.subtract(rho, gamma, out=gamma)                # ρ − γ
-        if rho.dtype == np.float64:
-            reduction = float(np.dot(rho, gamma))
-        else:  # accumulate float32 data in float64
-            reduction = float(np.einsum("i,i->", rho, gamma, dtype=np.float64))
-        variance = sigma2 * (self.index.size - reduction)   # Σ σ²(1 − ρ(ρ − γ))
-        np.multiply(gamma, -sigma, out=gamma)             # Θ − σρ = −σ(ρ − γ)
-        np.put(Z.reshape(-1), self.index, gamma)
-        return variance
-
-
-def _run_naive(problem, start, params, monitor):
-    """Naive-NMD (Saul): Z ← P(Θ), Θ ← T_r(Z); records ‖Z − Θ‖_F/‖X‖_F (non-increasing)."""
-    X, norm_X = problem.X, problem.norm_X
-    theta = start["theta"]
-    Z = np.empty_like(X)
-    work = np.empty_like(X)
-    truncate = _Truncation(problem, params["tsvd"])
-    Z0 = X if start["Z"] is None else start["Z"]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if monitor.record(_distance(theta, Z0, work) / norm_X, _relu(problem, theta, work)):
-            return theta, truncate.factors()
-        while True:
-            problem.project(theta, out=Z)
-            if not truncate(Z, theta):
-                monitor.record(np.nan, np.nan)
-                return theta, truncate.factors()
-            if monitor.record(_distance(Z, theta, work) / norm_X, _relu(problem, theta, work)):
-                break
-    return _finish(theta, truncate, monitor)
-
-
-def _finish(theta, truncate, monitor):
-    """The returned iterate: the current one, or the last finite truncation after a divergence."""
-    if monitor.stop_reason == "diverged" and truncate.W is not None:
-        np.matmul(truncate.W, truncate.H, out=theta)
-    return theta, truncate.factors()
-
-
-def _run_a_nmd(problem, start, params, monitor):
-    """A-NMD: Naive-NMD with adaptive extrapolation of Z and Θ, as in the reference code (§6).
-
-    Returns Θ = W H of the last truncation, except when ``max_iter`` ends the run
-    on a rejected step: then, like the reference, Θ is the restored previous
-    (extrapolated) iterate, of rank up to 2r, and ``factors`` still hold the last
-    truncation ``W``, ``H`` (so ``theta != W @ H`` in that case only).
+    With γ = Θ/σ and ρ = φ(γ)/Φ(−γ) = √(2/π)/erfcx(γ/√2): the mean is Θ − σρ, written
+    ``(ρ − γ)·(−σ)``, and the variance σ²(1 − ρ(ρ − γ)); A-EM adds α(Z_prev − Z_prev2).
+    The compiled kernel and the NumPy chain below do the same operations in the same
+    order with scalars of the data's dtype, so they write identical Z.
     """
-    X, norm_X = problem.X, problem.norm_X
-    beta, eta, gamma, gamma_bar = params["beta"], params["eta"], params["gamma"], params["gamma_bar"]
-    beta_bar = 1.0
-    accepted_beta = {1: beta}      # h[k] of the reference; unset entries read as 0
-    theta = start["theta"]
-    theta_old = theta.copy()
-    Z_old = X.copy() if start["Z"] is None else start["Z"]
-    Z = np.empty_like(X)
-    work = np.empty_like(X)
-    truncate = _Truncation(problem, params["tsvd"])
-    previous_gap = np.inf           # b[k − 1]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if monitor.record(_distance(theta, Z_old, work) / norm_X, _relu(problem, theta, work), beta=beta):
-            return theta, truncate.factors()
-        while True:
-            k = monitor.iteration + 1
-            problem.project(theta, out=Z)
-            axpby_inplace(-beta, Z_old, 1.0 + beta, Z)   # Z ← Z + β(Z − Z_old)
-            if not truncate(Z, theta):
-                monitor.record(np.nan, np.nan, beta=beta)
-                break
-            stop = monitor.record(_distance(Z, theta, work) / norm_X, _relu(problem, theta, work),
-                                  beta=beta)
-            if stop and monitor.stop_reason != "max_iter":
-                break                                   # the reference returns W H here
-            if k < monitor.max_iter - 1:                # Θ ← Θ + β(Θ − Θ_old)
-                axpby_inplace(-beta, theta_old, 1.0 + beta, theta)
-            gap = _distance(Z, theta, work)
-            if k > 2:
-                if gap < previous_gap:                  # accept the extrapolated step
-                    beta = min(beta_bar, gamma * beta)
-                    beta_bar = min(1.0, gamma_bar * beta)
-                    accepted_beta[k] = beta
-                    Z_old, Z = Z, Z_old                 # Z is overwritten by the next projection
-                    np.copyto(theta_old, theta)
-                else:                                   # reject: restore the previous iterate
-                    beta *= eta
-                    accepted_beta[k] = beta
-                    beta_bar = accepted_beta.get(k - 2, 0.0)
-                    np.copyto(theta, theta_old)
-            previous_gap = gap
-            if stop:
-                return theta, truncate.factors()
-    return _finish(theta, truncate, monitor)
+
+    def __init__(self, problem, kernel, alpha):
+        self.X = problem.X
+        self.kernel = kernel
+        self.dtype = dt = problem.dtype
+        self.momentum = alpha is not None
+        self.alpha = dt.type(0.0 if alpha is None else alpha)
+        self.inv_sqrt2 = dt.type(_INV_SQRT_2)
+        self.sqrt_2_over_pi = dt.type(_SQRT_2_OVER_PI)
+        self.set_sigma(1.0)
+
+    def set_sigma(self, sigma2: float):
+        sigma = float(np.sqrt(sigma2))
+        self.sigma, self.neg_sigma = self.dtype.type(sigma), self.dtype.type(-sigma)
+
+    def __call__(self, rows, T, s, Z_out, Z_prev, Z_prev2):
+        """Write the block of Z_out; return (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖²)."""
+        x, out, prev, prev2 = self.X[rows], Z_out[rows], Z_prev[rows], Z_prev2[rows]
+        if self.kernel is not None:
+            return self.kernel(T, out, prev, prev2, x, self.momentum, self.sigma, self.neg_sigma,
+                               self.inv_sqrt2, self.sqrt_2_over_pi, self.alpha)
+        b = T.shape[0]
+        G, R = s[1][:b], s[2][:b]
+        np.divide(T, self.sigma, out=G)                   # γ
+        np.multiply(G, self.inv_sqrt2, out=R)
+        erfcx(R, out=R)
+        np.divide(self.sqrt_2_over_pi, R, out=R)          # ρ
+        np.subtract(R, G, out=G)                          # ρ − γ
+        zeros = x <= 0
+        reduction = float(np.dot(R[zeros].astype(np.float64), G[zeros].astype(np.float64)))
+        np.multiply(G, self.neg_sigma, out=G)             # the posterior mean
+        if self.momentum:
+            np.subtract(prev, prev2, out=R)
+            R *= self.alpha
+            G += R
+        np.copyto(out, G, where=zeros)
+        np.copyto(out, x, where=~zeros)
+        return reduction, RowBlockRunner.sq(out, s)
 
 
 def _run_em(problem, start, params, monitor, *, alpha=None):
-    """EM-NMD (Saul), or A-EM when ``alpha`` is given (§7)."""
-    X, norm_X = problem.X, problem.norm_X
+    """EM-NMD (Saul), or A-EM when ``alpha`` is given (§7).
+
+    Per iteration, after the truncation Θ = W H: one pass forms Θ block by block for
+    its latent residual and ReLU error (hence σ²); a second forms it again for the
+    E-step, which writes the next Z (and the warm truncation's ``Zᵀ·basis``). Memory:
+    X and Z (A-EM: also the previous Z); Θ is formed only at the end.
+    """
+    X, nX, dt = problem.X, problem.norm_X, problem.dtype
     size = X.size
-    theta = start["theta"]
-    work = np.empty_like(X)
-    truncate = _Truncation(problem, params["tsvd"])
-    e_step = _EStep(problem, work)
-    sigma2 = _initial_variance(X)
-    Z = X.copy()                # X on the positives throughout; the zeros get posterior means
+    kernels = _kernels.fused_kernels()
+    e_kernel = kernels.em_block if kernels else None
+    sweep = _Sweep(X.shape, dt)
+    sq, zero = sweep.sq, dt.type(0)
+    residual = _residual_numpy(sq, None)
+    e_step = _EStep(problem, e_kernel, alpha)
     momentum = alpha is not None
-    if momentum:
-        Z_old = X.copy()
-        step = np.zeros_like(X)  # Z^{(k−1)} − Z^{(k−2)} (zero on the positives of X)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        relu = _relu(problem, theta, work)
+    truncate = _Truncation(problem, params["tsvd"])
+    sigma2 = _initial_variance(X)
+    zero_count = X.size - np.count_nonzero(X)  # X >= 0: its nonzeros are its positives
+    # Z^{(k)} is written over Z^{(k−2)} (A-EM) or over itself; the positives hold X throughout
+    Z = _latent_copy(problem, start) if not momentum else X.copy()
+    Z_prev = X.copy() if momentum else Z
+    arrays = {"Z": Z, "prev": Z_prev}
+
+    def errors(rows, T, s):
+        z, x = arrays["Z"][rows], X[rows]
+        if kernels:
+            return kernels.residual_block(T, z, x, zero)
+        return residual(T, z, x, s)
+
+    def expectation(rows, T, s):
+        # A-EM: Z^{(k)} = E + α(Z^{(k−1)} − Z^{(k−2)}) overwrites Z^{(k−2)}
+        return e_step(rows, T, s, arrays["prev"], arrays["Z"], arrays["prev"])
+
+    def next_latent(**theta):
+        e_step.set_sigma(sigma2)
         if momentum:
-            objective = relu
+            basis = truncate.next_basis
+            (variance_sum, _), Zt_basis = sweep(expectation, Z=arrays["prev"], basis=basis, **theta)
+            arrays["Z"], arrays["prev"] = arrays["prev"], arrays["Z"]
         else:
-            objective = _distance(theta, X if start["Z"] is None else start["Z"], work) / norm_X
-        if monitor.record(objective, relu, sigma2=sigma2):
-            return theta, truncate.factors()
+            arrays["prev"] = arrays["Z"]
+            (variance_sum, _), Zt_basis = sweep(expectation, Z=arrays["Z"], basis=truncate.next_basis,
+                                                **theta)
+        return sigma2 * (zero_count - variance_sum), Zt_basis
+
+    theta0 = start["theta"]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        (res, rel), _ = sweep(errors, theta=theta0)
+        objective = _sqrt_rel(rel, nX) if momentum else _sqrt_rel(res, nX)
+        if monitor.record(objective, _sqrt_rel(rel, nX), sigma2=sigma2):
+            return theta0, truncate.factors()
+        variance, Zt_basis = next_latent(theta=theta0)
         while True:
-            variance = e_step(theta, sigma2, Z)
-            if momentum:
-                axpby_inplace(alpha, step, 1.0, Z)     # Z ← Z + α(Z^{(k−1)} − Z^{(k−2)})
-            if not truncate(Z, theta):
+            if not truncate(arrays["Z"], Zt_basis):
                 monitor.record(np.nan, np.nan, sigma2=sigma2)
                 break
-            residual = _distance(Z, theta, work)
-            sigma2 = (variance + residual * residual) / size
-            relu = _relu(problem, theta, work)
-            if monitor.record(relu if momentum else residual / norm_X, relu, sigma2=sigma2):
+            (res, rel), _ = sweep(errors, W=truncate.W, H=truncate.H)
+            sigma2 = (variance + res) / size
+            relu = _sqrt_rel(rel, nX)
+            if monitor.record(relu if momentum else _sqrt_rel(res, nX), relu, sigma2=sigma2):
                 break
-            if momentum:
-                np.subtract(Z, Z_old, out=step)
-                Z_old, Z = Z, Z_old  # the E-step rewrites the zeros; the positives hold X in both
-    return _finish(theta, truncate, monitor)
+            variance, Zt_basis = next_latent(W=truncate.W, H=truncate.H)
+    arrays.clear()
+    Z = Z_prev = None
+    return _finish(theta0, truncate)
 
 
 def _run_a_em(problem, start, params, monitor):

@@ -1,0 +1,140 @@
+"""The latent solvers' fused passes: compiled kernels against the NumPy chains, SciPy's erfcx."""
+import numpy as np
+import pytest
+import scipy.special
+
+import nmdcore
+from nmdcore import _kernels
+from nmdcore._problem import Problem
+from nmdcore.solvers import latent
+
+needs_numba = pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+DTYPES = (np.float64, np.float32)
+
+
+@pytest.fixture(scope="module")
+def relu_data():
+    """1200×600 with ~70 % zeros: several row chunks and several blocks per chunk in the passes."""
+    rng = np.random.default_rng(4)
+    theta = rng.standard_normal((1200, 6)) @ rng.standard_normal((6, 600))
+    return np.maximum(0, theta + 0.3 * rng.standard_normal(theta.shape) - 0.6)
+
+
+def _em_kernel():
+    kernels = _kernels._load()
+    if kernels.em_block is None:
+        pytest.skip("SciPy's compiled erfcx is not reachable from numba")
+    return kernels.em_block
+
+
+@needs_numba
+def test_compiled_erfcx_is_scipys_bit_for_bit():
+    import numba
+    _em_kernel()
+    erfcx = _kernels._erfcx
+
+    @numba.njit
+    def apply(u, out):
+        for i in range(u.size):
+            out[i] = erfcx(u[i])
+
+    rng = np.random.default_rng(0)
+    u = np.concatenate([rng.standard_normal(200_000) * 3, rng.uniform(-30, 80, 200_000),
+                        [-np.inf, np.inf, np.nan, 0.0, -0.0, -26.7, -6.1, 50.0, 1e300, -1e300, 5e-324]])
+    out = np.empty_like(u)
+    apply(u, out)
+    assert np.array_equal(out, scipy.special.erfcx(u), equal_nan=True)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum", [False, True])
+def test_e_step_kernel_writes_what_the_numpy_chain_writes(relu_data, dtype, momentum):
+    X = relu_data[:300].astype(dtype)
+    rng = np.random.default_rng(1)
+    T = (rng.standard_normal(X.shape) * 3).astype(dtype)
+    T[0, :8] = [40, -40, 1e4, -1e4, 0, -0.0, 1e-30, 300]  # far tails of the truncated Gaussian
+    prev, prev2 = (rng.standard_normal(X.shape).astype(dtype) for _ in range(2))
+    problem = Problem(X, 4, rng)
+    alpha = 0.6 if momentum else None
+    outs, sums = [], []
+    for kernel in (None, _em_kernel()):
+        step = latent._EStep(problem, kernel, alpha)
+        step.set_sigma(1.7)
+        out = np.full_like(X, np.nan)
+        scratch = [np.empty_like(X) for _ in range(3)] + [np.empty(X.shape)]
+        sums.append(step(slice(0, X.shape[0]), T, scratch, out, prev, prev2))
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+    assert np.array_equal(outs[0][X > 0], X[X > 0])
+    assert np.allclose(sums[0], sums[1], rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+def _run_both(X, solver, **kwargs):
+    runs = {}
+    for backend in ("numpy", "numba"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(_kernels.ENV_VAR, backend)
+            runs[backend] = nmdcore.decompose(X, 6, solver, init="tsvd", max_iter=12, tol=0, tol_stall=0,
+                                              random_state=0, **kwargs)
+    return runs["numpy"], runs["numba"]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tsvd", ["exact", "randomized"])
+@pytest.mark.parametrize("solver", ["naive", "a_nmd"])
+def test_projection_solvers_identical_on_both_backends(relu_data, solver, tsvd, dtype):
+    """Naive-NMD and A-NMD: the iterates do not depend on the sums, so Θ is bit for bit the same
+    (A-NMD's acceptance tests compare sums, which agree here far beyond any near-tie)."""
+    ref, fast = _run_both(relu_data.astype(dtype), solver, tsvd=tsvd)
+    assert np.array_equal(ref.theta, fast.theta)
+    if solver == "a_nmd":
+        assert np.array_equal(ref.history["beta"], fast.history["beta"])
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert np.allclose(ref.history["objective"], fast.history["objective"], rtol=tol)
+    assert np.allclose(ref.history["relu_error"], fast.history["relu_error"], rtol=tol)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("solver", ["em", "a_em"])
+def test_em_solvers_agree_on_both_backends(relu_data, solver, dtype):
+    """EM's σ² comes from sums, whose rounding differs between the backends: Θ agrees to rounding."""
+    ref, fast = _run_both(relu_data.astype(dtype), solver, tsvd="randomized")
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    assert np.allclose(ref.history["sigma2"], fast.history["sigma2"], rtol=tol)
+    assert np.allclose(ref.history["objective"], fast.history["objective"], rtol=tol)
+    assert np.linalg.norm(ref.theta - fast.theta) <= tol * np.linalg.norm(ref.theta)
+
+
+@pytest.mark.parametrize("solver", ["naive", "a_nmd", "em", "a_em"])
+def test_fused_pass_matches_plain_numpy_iteration(relu_data, solver):
+    """One iteration from a start, against the formulas of ALGORITHMS.md §5–7 written in plain NumPy."""
+    X = relu_data
+    r = 6
+    theta0 = nmdcore.decompose(X, r, "tsvd").theta
+    res = nmdcore.decompose(X, r, solver, init={"theta": theta0}, max_iter=1, tol=0, tol_stall=0)
+    nX = np.linalg.norm(X)
+    if solver in ("naive", "a_nmd"):
+        Z = np.where(X > 0, X, np.minimum(theta0, 0))
+        if solver == "a_nmd":
+            Z = Z + 0.7 * (Z - X)
+    else:
+        sigma2 = X.var()
+        sigma = np.sqrt(sigma2)
+        g = theta0 / sigma
+        rho = np.sqrt(2 / np.pi) / scipy.special.erfcx(g / np.sqrt(2))
+        Z = np.where(X > 0, X, theta0 - sigma * rho)
+    U, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    theta1 = (U[:, :r] * s[:r]) @ Vt[:r]
+    latent_gap = np.linalg.norm(Z - theta1) / nX
+    relu = np.linalg.norm(X - np.maximum(0, theta1)) / nX
+    expected = relu if solver == "a_em" else latent_gap
+    assert res.history["objective"][1] == pytest.approx(expected, rel=1e-10)
+    assert res.history["relu_error"][1] == pytest.approx(relu, rel=1e-10)
+    if solver in ("em", "a_em"):
+        variance = np.sum((sigma2 * (1 - rho * (rho - g)))[X == 0])
+        assert res.history["sigma2"][1] == pytest.approx((variance + (latent_gap * nX) ** 2) / X.size, rel=1e-10)
+    if solver != "a_nmd":  # A-NMD returns the extrapolated Θ after max_iter = 1 only through W H too
+        assert np.linalg.norm(res.theta - theta1) <= 1e-10 * np.linalg.norm(theta1)
