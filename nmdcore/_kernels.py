@@ -296,11 +296,12 @@ def _residual_block(T, Z, X, zero):
     return res.sum(), rel.sum()
 
 
-def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt2, sqrt_2_over_pi, alpha):
+def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt2, sqrt_2_over_pi, alpha,
+              zero):
     """EM's E-step for Θ = T: on the zeros of X, with γ = T/σ and ρ = √(2/π)/erfcx(γ/√2),
     ``e = (ρ − γ)·(−σ)`` (the posterior mean T − σρ), plus ``α(Z_prev − Z_prev2)`` when
     ``momentum``; X on the positives. Writes Z_out (which may be Z_prev2) and returns
-    (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖²).
+    (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖², ‖max(T, 0) − X‖²).
 
     Per row, only the erfcx calls run one entry at a time; the arithmetic around them
     runs in separate loops that the compiler vectorizes (same operations, same order).
@@ -310,6 +311,7 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
     rows, n = T.shape
     red = np.zeros(n, np.float64)
     z_sq = np.zeros(n, np.float64)
+    rel = np.zeros(n, np.float64)
     g = np.empty(n, T.dtype)
     c = np.empty(n, T.dtype)
     one = sigma / sigma
@@ -317,7 +319,10 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
         t_row, o_row, x_row = T[i], Z_out[i], X[i]
         p_row, q_row = Z_prev[i], Z_prev2[i]
         for j in range(n):
-            g[j] = t_row[j] / sigma
+            t = t_row[j]
+            e = np.float64(_relu_gap(t, x_row[j], zero))
+            rel[j] += e * e
+            g[j] = t / sigma
         for j in range(n):
             if x_row[j] > 0:
                 c[j] = one
@@ -335,4 +340,4 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
             o_row[j] = z
             w = np.float64(z)
             z_sq[j] += w * w
-    return red.sum(), z_sq.sum()
+    return red.sum(), z_sq.sum(), rel.sum()

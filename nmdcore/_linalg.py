@@ -181,7 +181,7 @@ def top_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return d[::-1].copy(), np.ascontiguousarray(Q[:, ::-1])
 
 
-def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np.ndarray, ...]:
     """Rank-``rank`` truncated SVD through the Gram matrix, computing only the top eigenpairs.
 
     The same construction as :func:`tsvd_exact` (the reference codes'
@@ -194,11 +194,15 @@ def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     ----------
     Z : ndarray, shape (m, n)
     rank : int
+    projection : bool
+        Also return ``Wᵀ Z`` (r×n), formed from the Gram matrix (no product with Z).
 
     Returns
     -------
     W, H : ndarray
         ``W = U_r`` (m×r, orthonormal columns), ``H = Σ_r V_rᵀ`` (r×n).
+    WtZ : ndarray
+        ``Wᵀ Z``, only with ``projection=True``.
 
     Raises
     ------
@@ -217,18 +221,24 @@ def tsvd_gram(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
         d, Q = top_eigh(G, rank)
     if m <= n:
         with serial_blas():
-            return Q, Q.T @ Z
+            H = Q.T @ Z
+        return (Q, H, H) if projection else (Q, H)
     s = np.sqrt(np.maximum(d, 0))
     inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
     W = matmul_rows(Z, Q)
     W *= inv
-    return W, s[:, None] * Q.T
+    H = s[:, None] * Q.T
+    if not projection:
+        return W, H
+    with serial_blas():
+        WtZ = inv[:, None] * (Q.T @ G)  # Wᵀ Z = S⁻¹ Qᵀ (Zᵀ Z)
+    return W, H, WtZ
 
 
 def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None,
                     n_oversamples: int = 10, n_power_iter: int = 4,
-                    random_state=None, At_basis: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    random_state=None, At_basis: np.ndarray | None = None,
+                    projection: bool = False) -> tuple[np.ndarray, ...]:
     """Rank-``rank`` truncated SVD by (warm-started) randomized subspace iteration.
 
     With ``l = min(rank + n_oversamples, m, n)`` columns, the starting block is
@@ -262,6 +272,8 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     At_basis : ndarray, shape (n, l), optional
         ``Aᵀ basis`` when the caller has already formed it (the latent solvers
         accumulate it while writing A); used only with a warm ``basis``.
+    projection : bool
+        Also return ``Wᵀ A`` (rank×n), formed from the Rayleigh–Ritz product.
 
     Returns
     -------
@@ -271,6 +283,8 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         ``Σ_r V_rᵀ``, so that ``W @ H`` approximates the best rank-r approximation.
     basis : ndarray, shape (m, l)
         Orthonormal block to pass back as ``basis`` on the next call.
+    WtA : ndarray, shape (rank, n)
+        ``Wᵀ A``, only with ``projection=True``.
 
     Raises
     ------
@@ -297,8 +311,44 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     with serial_blas():
         V, s, U_small_t = np.linalg.svd(B_t, full_matrices=False)  # Sᵀ A = U_small Σ Vᵀ
         H = s[:rank, None] * V[:, :rank].T
+        WtA = U_small_t[:rank] @ B_t.T if projection else None
     rotated = matmul_rows(S, np.ascontiguousarray(U_small_t.T))  # same span as S, ordered by σ
-    return np.ascontiguousarray(rotated[:, :rank]), H, rotated
+    W = np.ascontiguousarray(rotated[:, :rank])
+    return (W, H, rotated, WtA) if projection else (W, H, rotated)
+
+
+#: :func:`lowrank_residual_sq` trusts its formula only while ‖Z − WH‖² is at least this fraction
+#: of the magnitude of its terms; below it the cancellation error could exceed ~1e-10 (float64)
+#: or ~1e-3 (float32, m ~ 1e5) of the residual.
+LOWRANK_RESIDUAL_MIN = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2}
+
+
+def lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.ndarray, GH: np.ndarray,
+                        dtype) -> float | None:
+    """``‖Z − W H‖_F²`` without touching Z: ``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``.
+
+    Parameters
+    ----------
+    z_sq : float
+        ``‖Z‖_F²`` (float64).
+    WtZ, H : ndarray, shape (r, n)
+    GW, GH : ndarray, shape (r, r)
+        ``WᵀW`` and ``HHᵀ`` (float64).
+    dtype
+        The data's dtype (sets how much cancellation is tolerated, see ``LOWRANK_RESIDUAL_MIN``).
+
+    Returns
+    -------
+    float or None
+        None when cancellation could make the formula inaccurate (or a term is not finite):
+        the caller then computes the residual entry by entry.
+    """
+    cross = float(np.sum(WtZ.astype(np.float64, copy=False) * H.astype(np.float64, copy=False)))
+    wh_sq = float(np.sum(GW * GH))
+    value = z_sq - 2.0 * cross + wh_sq
+    if value >= LOWRANK_RESIDUAL_MIN[np.dtype(dtype)] * (z_sq + 2.0 * abs(cross) + wh_sq):
+        return value
+    return None
 
 
 _BLAS_CONTROLLER = None

@@ -138,3 +138,18 @@ def test_fused_pass_matches_plain_numpy_iteration(relu_data, solver):
         assert res.history["sigma2"][1] == pytest.approx((variance + (latent_gap * nX) ** 2) / X.size, rel=1e-10)
     if solver != "a_nmd":  # A-NMD returns the extrapolated Θ after max_iter = 1 only through W H too
         assert np.linalg.norm(res.theta - theta1) <= 1e-10 * np.linalg.norm(theta1)
+
+
+@pytest.mark.parametrize("tsvd", ["exact", "randomized"])
+@pytest.mark.parametrize("solver", ["em", "a_em"])
+def test_em_residual_from_small_products_matches_the_entrywise_one(relu_data, solver, tsvd, monkeypatch):
+    """σ² needs ‖Z − Θ‖ before the E-step pass: the r-sized formula must give what the entrywise
+    pass (its fallback, forced here) gives."""
+    X = relu_data[:500]
+    run = lambda: nmdcore.decompose(X, 6, solver, init="tsvd", max_iter=15, tol=0, tol_stall=0,
+                                    random_state=0, tsvd=tsvd)
+    formula = run()
+    monkeypatch.setattr(latent, "lowrank_residual_sq", lambda *args: None)
+    entrywise = run()
+    for name in ("objective", "relu_error", "sigma2"):
+        assert np.allclose(formula.history[name], entrywise.history[name], rtol=1e-10, atol=0)

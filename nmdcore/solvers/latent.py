@@ -23,8 +23,8 @@ from scipy.special import erfcx
 
 from .. import _kernels
 from .._errors import HyperparameterError
-from .._linalg import (RowBlockRunner, available_cpus, matmul_rows, randomized_tsvd, row_chunks, run_indexed,
-                       sq_norm, tsvd_gram)
+from .._linalg import (RowBlockRunner, available_cpus, gram64, lowrank_residual_sq, matmul_rows, randomized_tsvd,
+                       row_chunks, run_indexed, serial_blas, sq_norm, tsvd_gram)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -51,14 +51,16 @@ class _Truncation:
     """Θ ← T_r(Z) = W H with the chosen method; keeps the factors (and subspace) of the last call.
 
     Θ itself is never formed here: the solvers' fused passes build it block by block.
+    With ``projection`` each call also keeps ``WtZ = Wᵀ Z`` (from small products).
     """
 
-    def __init__(self, problem, method: str):
+    def __init__(self, problem, method: str, projection: bool = False):
         self.rank = problem.rank
         self.randomized = method == "randomized"
+        self.projection = projection
         self.rng = problem.rng
         self.basis = None
-        self.W = self.H = None
+        self.W = self.H = self.WtZ = None
 
     @property
     def next_basis(self) -> np.ndarray | None:
@@ -70,20 +72,31 @@ class _Truncation:
 
         ``Zt_basis`` is ``Zᵀ next_basis`` when the caller formed it while writing Z.
         """
+        projection = self.projection
         try:
             if self.randomized:
                 if self.basis is None:  # cold start: the default number of power steps
-                    W, H, basis = randomized_tsvd(Z, self.rank, random_state=self.rng)
+                    out = randomized_tsvd(Z, self.rank, random_state=self.rng, projection=projection)
                 else:                   # warm start from the previous subspace: one step
-                    W, H, basis = randomized_tsvd(Z, self.rank, basis=self.basis, n_power_iter=1,
-                                                  At_basis=Zt_basis)
-                self.basis = basis
+                    out = randomized_tsvd(Z, self.rank, basis=self.basis, n_power_iter=1,
+                                          At_basis=Zt_basis, projection=projection)
+                self.basis = out[2]
             else:
-                W, H = tsvd_gram(Z, self.rank)
+                out = tsvd_gram(Z, self.rank, projection=projection)
         except FloatingPointError:
             return False
-        self.W, self.H = W, H
+        self.W, self.H = out[:2]
+        self.WtZ = out[-1] if projection else None
         return True
+
+    def residual_sq(self, z_sq: float) -> float | None:
+        """``‖Z − W H‖²`` of the last call from ``z_sq = ‖Z‖²`` and r-sized products, or None
+        where cancellation could make that inaccurate (see :func:`nmdcore._linalg.lowrank_residual_sq`)."""
+        H = self.H
+        GW = gram64(self.W)
+        with serial_blas():
+            H64 = H.astype(np.float64, copy=False)
+            return lowrank_residual_sq(z_sq, self.WtZ, H, GW, H64 @ H64.T, H.dtype)
 
     def factors(self) -> dict:
         return {} if self.W is None else {"W": self.W, "H": self.H}
@@ -372,13 +385,15 @@ class _EStep:
         self.sigma, self.neg_sigma = self.dtype.type(sigma), self.dtype.type(-sigma)
 
     def __call__(self, rows, T, s, Z_out, Z_prev, Z_prev2):
-        """Write the block of Z_out; return (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖²)."""
+        """Write the block of Z_out; return (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖², ‖max(T, 0) − X‖²)."""
         x, out, prev, prev2 = self.X[rows], Z_out[rows], Z_prev[rows], Z_prev2[rows]
         if self.kernel is not None:
             return self.kernel(T, out, prev, prev2, x, self.momentum, self.sigma, self.neg_sigma,
-                               self.inv_sqrt2, self.sqrt_2_over_pi, self.alpha)
+                               self.inv_sqrt2, self.sqrt_2_over_pi, self.alpha, self.dtype.type(0))
         b = T.shape[0]
         G, R = s[1][:b], s[2][:b]
+        np.maximum(T, 0, out=R)
+        rel = RowBlockRunner.sq(np.subtract(R, x, out=R), s)
         np.divide(T, self.sigma, out=G)                   # γ
         np.multiply(G, self.inv_sqrt2, out=R)
         erfcx(R, out=R)
@@ -393,16 +408,19 @@ class _EStep:
             G += R
         np.copyto(out, G, where=zeros)
         np.copyto(out, x, where=~zeros)
-        return reduction, RowBlockRunner.sq(out, s)
+        return reduction, RowBlockRunner.sq(out, s), rel
 
 
 def _run_em(problem, start, params, monitor, *, alpha=None):
     """EM-NMD (Saul), or A-EM when ``alpha`` is given (§7).
 
-    Per iteration, after the truncation Θ = W H: one pass forms Θ block by block for
-    its latent residual and ReLU error (hence σ²); a second forms it again for the
-    E-step, which writes the next Z (and the warm truncation's ``Zᵀ·basis``). Memory:
-    X and Z (A-EM: also the previous Z); Θ is formed only at the end.
+    One fused pass per iteration, after the truncation Θ = W H: Θ block by block, its
+    ReLU error and the E-step, which writes the next Z (and the warm truncation's
+    ``Zᵀ·basis``) and sums ‖Z‖². The E-step needs σ², hence the latent residual
+    ‖Z − Θ‖, before the pass: it comes from r-sized products
+    (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``), or from a pass of its own when cancellation
+    would make that inaccurate. Memory: X and Z (A-EM: also the previous Z); Θ is
+    formed only at the end.
     """
     X, nX, dt = problem.X, problem.norm_X, problem.dtype
     size = X.size
@@ -413,13 +431,12 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
     residual = _residual_numpy(sq, None)
     e_step = _EStep(problem, e_kernel, alpha)
     momentum = alpha is not None
-    truncate = _Truncation(problem, params["tsvd"])
+    truncate = _Truncation(problem, params["tsvd"], projection=True)
     sigma2 = _initial_variance(X)
     zero_count = X.size - np.count_nonzero(X)  # X >= 0: its nonzeros are its positives
     # Z^{(k)} is written over Z^{(k−2)} (A-EM) or over itself; the positives hold X throughout
     Z = _latent_copy(problem, start) if not momentum else X.copy()
-    Z_prev = X.copy() if momentum else Z
-    arrays = {"Z": Z, "prev": Z_prev}
+    arrays = {"Z": Z, "prev": X.copy() if momentum else Z}
 
     def errors(rows, T, s):
         z, x = arrays["Z"][rows], X[rows]
@@ -432,16 +449,16 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
         return e_step(rows, T, s, arrays["prev"], arrays["Z"], arrays["prev"])
 
     def next_latent(**theta):
+        """E-step with the current σ² on Θ (W H or an array): Z ← E[Z | X, Θ, σ²]. Returns
+        (Σ of the posterior variances, ‖Z‖², ‖max(Θ, 0) − X‖², Zᵀ·basis)."""
         e_step.set_sigma(sigma2)
-        if momentum:
-            basis = truncate.next_basis
-            (variance_sum, _), Zt_basis = sweep(expectation, Z=arrays["prev"], basis=basis, **theta)
-            arrays["Z"], arrays["prev"] = arrays["prev"], arrays["Z"]
-        else:
+        if not momentum:
             arrays["prev"] = arrays["Z"]
-            (variance_sum, _), Zt_basis = sweep(expectation, Z=arrays["Z"], basis=truncate.next_basis,
-                                                **theta)
-        return sigma2 * (zero_count - variance_sum), Zt_basis
+        (reduction, z_sq, rel), Zt_basis = sweep(expectation, Z=arrays["prev"], basis=truncate.next_basis,
+                                                 **theta)
+        if momentum:
+            arrays["Z"], arrays["prev"] = arrays["prev"], arrays["Z"]
+        return sigma2 * (zero_count - reduction), z_sq, rel, Zt_basis
 
     theta0 = start["theta"]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -449,19 +466,23 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
         objective = _sqrt_rel(rel, nX) if momentum else _sqrt_rel(res, nX)
         if monitor.record(objective, _sqrt_rel(rel, nX), sigma2=sigma2):
             return theta0, truncate.factors()
-        variance, Zt_basis = next_latent(theta=theta0)
+        variance, z_sq, _, Zt_basis = next_latent(theta=theta0)
         while True:
             if not truncate(arrays["Z"], Zt_basis):
                 monitor.record(np.nan, np.nan, sigma2=sigma2)
                 break
-            (res, rel), _ = sweep(errors, W=truncate.W, H=truncate.H)
+            res = truncate.residual_sq(z_sq)
+            if res is None:
+                (res, _), _ = sweep(errors, W=truncate.W, H=truncate.H)
             sigma2 = (variance + res) / size
+            # the next E-step (with this σ²) also yields this Θ's ReLU error; after the last
+            # iteration its Z is not used
+            variance, z_sq, rel, Zt_basis = next_latent(W=truncate.W, H=truncate.H)
             relu = _sqrt_rel(rel, nX)
             if monitor.record(relu if momentum else _sqrt_rel(res, nX), relu, sigma2=sigma2):
                 break
-            variance, Zt_basis = next_latent(W=truncate.W, H=truncate.H)
     arrays.clear()
-    Z = Z_prev = None
+    Z = None
     return _finish(theta0, truncate)
 
 
