@@ -303,10 +303,10 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
     ``momentum``; X on the positives. Writes Z_out (which may be Z_prev2) and returns
     (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖², ‖max(T, 0) − X‖²).
 
-    Per row, only the erfcx calls run one entry at a time; the arithmetic around them
-    runs in separate loops that the compiler vectorizes (same operations, same order).
-    erfcx's float64 result is rounded to the data's dtype by storing it, as the float32
-    ufunc loop does.
+    Per row, the arguments of erfcx on the zeros are gathered first and erfcx runs on them
+    back to back; the arithmetic around it runs in separate loops that the compiler
+    vectorizes (same operations, same order). erfcx's float64 result is rounded to the
+    data's dtype by storing it, as the float32 ufunc loop does.
     """
     rows, n = T.shape
     red = np.zeros(n, np.float64)
@@ -314,6 +314,8 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
     rel = np.zeros(n, np.float64)
     g = np.empty(n, T.dtype)
     c = np.empty(n, T.dtype)
+    u = np.empty(n, np.float64)
+    where = np.empty(n, np.int64)
     one = sigma / sigma
     for i in range(rows):
         t_row, o_row, x_row = T[i], Z_out[i], X[i]
@@ -323,11 +325,18 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
             e = np.float64(_relu_gap(t, x_row[j], zero))
             rel[j] += e * e
             g[j] = t / sigma
+        # erfcx on the zeros only, gathered without branches so that the calls run back to back
+        count = 0
         for j in range(n):
-            if x_row[j] > 0:
-                c[j] = one
-            else:
-                c[j] = _erfcx(np.float64(g[j] * inv_sqrt2))
+            where[count] = j
+            u[count] = np.float64(g[j] * inv_sqrt2)
+            count += 0 if x_row[j] > 0 else 1
+        for k in range(count):
+            u[k] = _erfcx(u[k])
+        for j in range(n):
+            c[j] = one
+        for k in range(count):
+            c[where[k]] = u[k]
         for j in range(n):
             x = x_row[j]
             rho = sqrt_2_over_pi / c[j]
