@@ -255,3 +255,47 @@ def test_run_indexed_order_workers_and_errors():
     with pytest.raises(KeyError, match="chunk 17"):
         run_indexed(fail, 40, workers=2)
     assert run_indexed(lambda i, w: i, 0) == []
+
+
+def test_serial_blas_from_several_threads_limits_once_and_restores_after_the_last(monkeypatch):
+    """BLAS's thread count is process-wide: the first entry (any thread) limits it, nested and
+    concurrent entries only count, and the last exit restores it."""
+    import threading
+    from nmdcore import _linalg
+
+    events = []
+
+    class Limiter:
+        def restore_original_limits(self):
+            events.append("restore")
+
+    class Controller:
+        def limit(self, limits, user_api):
+            events.append(("limit", limits, user_api))
+            return Limiter()
+
+    monkeypatch.setattr(_linalg, "_blas_controller", lambda: Controller())
+    inside, release = threading.Barrier(3, timeout=30), threading.Event()
+
+    def session():
+        with _linalg.serial_blas():
+            inside.wait()
+            release.wait(timeout=30)
+
+    workers = [threading.Thread(target=session, daemon=True) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        inside.wait()
+        with _linalg.serial_blas():  # a nested entry and exit while two threads are inside
+            pass
+        during = list(events)
+    finally:
+        release.set()
+        for w in workers:
+            w.join(timeout=30)
+    assert during == [("limit", 1, "blas")]
+    assert events == [("limit", 1, "blas"), "restore"]
+    with _linalg.serial_blas():
+        pass
+    assert events[2:] == [("limit", 1, "blas"), "restore"]
