@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 import warnings
@@ -235,6 +236,17 @@ def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np
     return W, H, WtZ
 
 
+def _orth_small(P: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the columns of a small n×l matrix (Householder QR, one thread).
+
+    In a power step ``S ← orth(A (Aᵀ S))`` it keeps the m×l block ``A P`` as well
+    conditioned as A itself (σ₁/σ_l rather than its square), so that :func:`cholqr2`
+    does not need its Householder fallback on the tall block, even in float32.
+    """
+    with serial_blas():
+        return np.linalg.qr(P)[0]
+
+
 def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None,
                     n_oversamples: int = 10, n_power_iter: int = 4,
                     random_state=None, At_basis: np.ndarray | None = None,
@@ -246,7 +258,7 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     start) or the orthonormal m×l ``basis`` returned by a previous call (warm
     start: when A changes little between calls, as in the latent solvers, one
     power step per call keeps the subspace converged). Each power step is
-    ``S ← orth(A (Aᵀ S))``; the result is the Rayleigh–Ritz projection
+    ``S ← orth(A orth(Aᵀ S))``; the result is the Rayleigh–Ritz projection
     ``Sᵀ A = Ũ Σ Vᵀ`` truncated to ``rank``. Cost: (2·n_power_iter + 1 or 2)
     products of size m×n×l, against m²n plus an eigendecomposition for
     :func:`tsvd_gram`. It equals the exact truncation only up to the
@@ -300,13 +312,13 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         P = At_basis if At_basis is not None else inner_rows(A, basis.astype(A.dtype, copy=False))
         if not np.isfinite(P).all():
             raise FloatingPointError("the matrix to truncate has non-finite entries")
-        Y = matmul_rows(A, P)
+        Y = matmul_rows(A, _orth_small(P))
         n_power_iter -= 1
     if not np.isfinite(Y).all():
         raise FloatingPointError("the matrix to truncate has non-finite entries")
     S = cholqr2(Y)
     for _ in range(max(n_power_iter, 0)):
-        S = cholqr2(matmul_rows(A, inner_rows(A, S)))
+        S = cholqr2(matmul_rows(A, _orth_small(inner_rows(A, S))))
     B_t = inner_rows(A, S)  # (Sᵀ A)ᵀ, n×l: the faster GEMM layout
     with serial_blas():
         V, s, U_small_t = np.linalg.svd(B_t, full_matrices=False)  # Sᵀ A = U_small Σ Vᵀ
@@ -351,43 +363,86 @@ def lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.ndar
     return None
 
 
-_BLAS_CONTROLLER = None
 _SERIAL_LOCK = threading.Lock()
-_SERIAL_DEPTH = 0      # threads (and nested calls) currently inside serial_blas()
-_SERIAL_LIMITER = None  # threadpoolctl's limiter of the outermost call, restored by the last exit
+_SERIAL_DEPTH = 0       # threads (and nested calls) currently inside serial_blas()
+_SERIAL_RESTORE = None  # undoes the outermost call's limit; called by the last exit
+_BLAS_LIMITER = None    # cached by _blas_limiter(); False: no way to limit BLAS here
 
 
-def _blas_controller():
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
+def _openblas_local_setters(controller) -> list:
+    """``openblas_set_num_threads_local`` of every loaded BLAS library, or [] unless all have it.
+
+    threadpoolctl sets OpenBLAS's thread count with ``openblas_set_num_threads``; with the
+    OpenBLAS builds of NumPy and SciPy (0.3.30/0.3.31) that call is ignored when it comes
+    from a thread other than the main one after a worker thread has run BLAS on one thread
+    -- exactly the situation of the app, which runs solvers in its script threads and
+    nmdcore's products on its row pool. The ``_local`` setter (OpenBLAS >= 0.3.27; it
+    returns the previous count) takes effect from any thread.
+    """
+    setters = []
+    for lib in controller.lib_controllers:
+        if lib.user_api != "blas":
+            continue
+        if lib.internal_api != "openblas":
+            return []
         try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            _BLAS_CONTROLLER = False
-        else:
-            _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER or None
+            setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            return []
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        setters.append(setter)
+    return setters
+
+
+def _make_blas_limiter():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return False
+    controller = ThreadpoolController()
+    setters = _openblas_local_setters(controller)
+    if not setters:
+        return lambda: controller.limit(limits=1, user_api="blas").restore_original_limits
+
+    def limit():
+        previous = [set_threads(1) for set_threads in setters]
+
+        def restore():
+            for set_threads, count in zip(setters, previous):
+                set_threads(count)
+        return restore
+    return limit
+
+
+def _blas_limiter():
+    """``limit() -> restore``: set every loaded BLAS library to one thread; None if impossible."""
+    global _BLAS_LIMITER
+    if _BLAS_LIMITER is None:
+        _BLAS_LIMITER = _make_blas_limiter()
+    return _BLAS_LIMITER or None
 
 
 @contextlib.contextmanager
 def serial_blas():
-    """Context manager that runs BLAS single-threaded (threadpoolctl; a no-op without it).
+    """Context manager that runs BLAS single-threaded (a no-op without threadpoolctl).
 
     For the many small products of an iteration (m×r×r, r×r×n, Gram matrices), and
     for every product on nmdcore's row pool (:func:`run_indexed`). BLAS's thread
     count is global to the process, so the calls are counted: the first entry (from
     any thread) sets it to 1 and the last exit restores what it was. Two solver runs
     in parallel threads (two sessions of the app) therefore neither restore it under
-    each other's feet nor leave it at 1.
+    each other's feet nor leave it at 1. OpenBLAS is set through
+    ``openblas_set_num_threads_local`` where it has it (see :func:`_openblas_local_setters`),
+    other libraries through threadpoolctl.
     """
-    global _SERIAL_DEPTH, _SERIAL_LIMITER
-    controller = _blas_controller()
-    if controller is None:
+    global _SERIAL_DEPTH, _SERIAL_RESTORE
+    limit = _blas_limiter()
+    if limit is None:
         yield
         return
     with _SERIAL_LOCK:
         if _SERIAL_DEPTH == 0:
-            _SERIAL_LIMITER = controller.limit(limits=1, user_api="blas")
+            _SERIAL_RESTORE = limit()
         _SERIAL_DEPTH += 1
     try:
         yield
@@ -395,8 +450,8 @@ def serial_blas():
         with _SERIAL_LOCK:
             _SERIAL_DEPTH -= 1
             if _SERIAL_DEPTH == 0:
-                _SERIAL_LIMITER.restore_original_limits()
-                _SERIAL_LIMITER = None
+                _SERIAL_RESTORE()
+                _SERIAL_RESTORE = None
 
 
 def available_cpus() -> int:
