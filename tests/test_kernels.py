@@ -265,16 +265,11 @@ def test_serial_blas_from_several_threads_limits_once_and_restores_after_the_las
 
     events = []
 
-    class Limiter:
-        def restore_original_limits(self):
-            events.append("restore")
+    def limit():
+        events.append("limit")
+        return lambda: events.append("restore")
 
-    class Controller:
-        def limit(self, limits, user_api):
-            events.append(("limit", limits, user_api))
-            return Limiter()
-
-    monkeypatch.setattr(_linalg, "_blas_controller", lambda: Controller())
+    monkeypatch.setattr(_linalg, "_blas_limiter", lambda: limit)
     inside, release = threading.Barrier(3, timeout=30), threading.Event()
 
     def session():
@@ -294,8 +289,30 @@ def test_serial_blas_from_several_threads_limits_once_and_restores_after_the_las
         release.set()
         for w in workers:
             w.join(timeout=30)
-    assert during == [("limit", 1, "blas")]
-    assert events == [("limit", 1, "blas"), "restore"]
+    assert during == ["limit"]
+    assert events == ["limit", "restore"]
     with _linalg.serial_blas():
         pass
-    assert events[2:] == [("limit", 1, "blas"), "restore"]
+    assert events[2:] == ["limit", "restore"]
+
+
+def test_serial_blas_takes_effect_in_a_new_thread_after_the_row_pool_ran():
+    """The app runs solvers in its script threads: serial_blas must limit BLAS from there too."""
+    import threading
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from nmdcore._linalg import inner_rows, serial_blas
+
+    A = np.ones((3000, 8))
+    inner_rows(A, A)  # the row pool has run BLAS on one thread
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    seen = []
+
+    def session():
+        with serial_blas():
+            seen.append([i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"])
+
+    thread = threading.Thread(target=session, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert seen and all(n == 1 for n in seen[0])
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
