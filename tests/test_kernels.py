@@ -316,3 +316,22 @@ def test_serial_blas_takes_effect_in_a_new_thread_after_the_row_pool_ran():
     thread.join(timeout=60)
     assert seen and all(n == 1 for n in seen[0])
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gram64_and_cholqr2_with_products_in_the_data_dtype(dtype):
+    from nmdcore._linalg import cholqr2, gram64
+    rng = np.random.default_rng(4)
+    A = (rng.standard_normal((5000, 9)) * np.logspace(0, 2, 9)).astype(dtype)
+    A64 = A.astype(np.float64)
+    G = gram64(A, widen=False)
+    assert G.dtype == np.float64
+    if dtype == np.float64:
+        assert np.array_equal(G, gram64(A))
+    np.testing.assert_allclose(G, A64.T @ A64, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    Q = cholqr2(A, widen=False)
+    Q64 = Q.astype(np.float64)
+    assert Q.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(Q64.T @ Q64, np.eye(9), atol=tol)
+    np.testing.assert_allclose(Q64 @ (Q64.T @ A64), A64, atol=tol * np.abs(A64).max())  # same span

@@ -23,7 +23,8 @@ array is read and written once per iteration. r×r work runs with
 single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._linalg.map_row_chunks`;
 Gram matrices in float64 without m×r float64 copies, :func:`nmdcore._linalg.gram64`);
 the W least-squares step is folded into its big product, ``W = Z (Hᵀ G⁻¹)``, and the H
-step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR2; the latent residual
+step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR2 (for float32
+data its Gram products run in float32, summed in float64); the latent residual
 ``‖Z − WH‖`` comes from r-sized products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless
 cancellation would make that inaccurate, in which case the pass computes it entry
 by entry. Norms are accumulated in float64 for float32 data.
@@ -289,9 +290,10 @@ def _run_ebcd(problem, start, params, monitor):
         while True:
             alpha_used = alpha
             matmul_rows_t(H, D, DHt_t)  # (D Hᵀ)ᵀ, the faster GEMM layout
-            W_e = cholqr2(_add_product(alpha, DHt_t.T, W, GH.astype(dt, copy=False), ZaHt))  # Z_α Hᵀ
+            # orth(Z_α Hᵀ); float32 data: Gram products in float32 (see cholqr2), sums in float64
+            W_e = cholqr2(_add_product(alpha, DHt_t.T, W, GH.astype(dt, copy=False), ZaHt), widen=False)
             inner_rows(D, W_e, out=DtW)
-            H_e = gram64(W_e, W)  # W_eᵀ W (r×r)
+            H_e = gram64(W_e, W, widen=False)  # W_eᵀ W (r×r)
             with serial_blas():
                 H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
             S_e_sq, rel_e_sq = evaluate(W_e, H_e, D_e)
