@@ -186,6 +186,26 @@ def top_eigh(G: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return d[::-1].copy(), np.ascontiguousarray(Q[:, ::-1])
 
 
+#: Row groups of :func:`_column_gram`: fixed (so the sum rounds the same on any machine), few
+#: (each holds an n×n partial Gram until the sum), and enough to keep a few cores busy.
+_GRAM_GROUPS = 4
+
+
+def _column_gram(Z: np.ndarray) -> np.ndarray:
+    """``Zᵀ Z`` (n×n) of a tall matrix, over a few fixed row groups with single-threaded BLAS."""
+    m = Z.shape[0]
+    step = -(-m // _GRAM_GROUPS)
+    groups = [slice(i, min(i + step, m)) for i in range(0, m, step)]
+    caller_errstate = np.geterr()  # np.errstate is per thread: carry the caller's into the workers
+
+    def part(i, worker):
+        block = Z[groups[i]]
+        with np.errstate(**caller_errstate):
+            return block.T @ block
+
+    return _sum_parts(run_indexed(part, len(groups)), None)
+
+
 def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np.ndarray, ...]:
     """Rank-``rank`` truncated SVD through the Gram matrix, computing only the top eigenpairs.
 
@@ -219,7 +239,7 @@ def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np
         with serial_blas():
             G = Z @ Z.T
     else:
-        G = inner_rows(Z, Z)
+        G = _column_gram(Z)
     if not np.isfinite(G).all():
         raise FloatingPointError("the matrix to truncate has non-finite entries")
     with serial_blas():

@@ -162,9 +162,13 @@ class _Sweep:
         """
         step = self.rows
         scratch = self._scratch
+        caller_errstate = np.geterr()  # np.errstate is per thread: carry the solver's into the workers
 
         def chunk(i, worker):
-            s = scratch[worker]
+            with np.errstate(**caller_errstate):
+                return chunk_sums(i, scratch[worker])
+
+        def chunk_sums(i, s):
             rows_all = self.chunks[i]
             sums = None
             acc = None
@@ -198,8 +202,9 @@ def _sqrt_rel(value_sq: float, norm_X: float) -> float:
 
 
 def _latent_copy(problem, start) -> np.ndarray:
-    """A C-ordered working copy of the start's latent matrix Z0 (X when none is given)."""
-    return np.array(problem.X if start["Z"] is None else start["Z"], dtype=problem.dtype, order="C", copy=True)
+    """A working array holding the start's latent matrix Z0: a copy of X when none is given,
+    else the start's own array (``start_array`` made it: a C-ordered copy of the working dtype)."""
+    return problem.X.copy() if start["Z"] is None else start["Z"]
 
 
 def _residual_numpy(sq, L):
