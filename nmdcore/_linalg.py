@@ -344,6 +344,8 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     for _ in range(max(n_power_iter, 0)):
         S = cholqr2(matmul_rows(A, _orth_small(inner_rows(A, S))))
     B_t = inner_rows(A, S)  # (Sᵀ A)ᵀ, n×l: the faster GEMM layout
+    if not np.isfinite(B_t).all():  # e.g. the Gram matrix of a huge (finite) block overflowed
+        raise FloatingPointError("the matrix to truncate is too large to orthonormalise its range")
     with serial_blas():
         V, s, U_small_t = np.linalg.svd(B_t, full_matrices=False)  # Sᵀ A = U_small Σ Vᵀ
         H = s[:rank, None] * V[:, :rank].T
