@@ -196,12 +196,9 @@ def _column_gram(Z: np.ndarray) -> np.ndarray:
     m = Z.shape[0]
     step = -(-m // _GRAM_GROUPS)
     groups = [slice(i, min(i + step, m)) for i in range(0, m, step)]
-    caller_errstate = np.geterr()  # np.errstate is per thread: carry the caller's into the workers
-
     def part(i, worker):
         block = Z[groups[i]]
-        with np.errstate(**caller_errstate):
-            return block.T @ block
+        return block.T @ block
 
     return _sum_parts(run_indexed(part, len(groups)), None)
 
@@ -571,6 +568,9 @@ def run_indexed(fn, count: int, workers: int | None = None) -> list:
     compete with the threads of the next fused pass and slow it down by up to 1.5×.
     Running every large product of an iteration through this pool, with BLAS
     single-threaded, keeps exactly one busy thread per core.
+
+    NumPy's floating-point error handling (``np.errstate``) is per thread: the other
+    workers run ``fn`` under the caller's settings.
     """
     k = min(workers or _max_workers(), count)
     results = [None] * count
@@ -581,6 +581,7 @@ def run_indexed(fn, count: int, workers: int | None = None) -> list:
         return results
     lock = threading.Lock()
     next_index = iter(range(count))
+    caller_errstate = np.geterr()
 
     def work(worker):
         while True:
@@ -590,8 +591,12 @@ def run_indexed(fn, count: int, workers: int | None = None) -> list:
                 return
             results[i] = fn(i, worker)
 
+    def pool_work(worker):
+        with np.errstate(**caller_errstate):
+            work(worker)
+
     with serial_blas():
-        futures = [_row_pool().submit(work, w) for w in range(1, k)]
+        futures = [_row_pool().submit(pool_work, w) for w in range(1, k)]
         try:
             work(0)
         finally:

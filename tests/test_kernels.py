@@ -65,7 +65,7 @@ def test_bcd_block_equals_the_numpy_pass(dtype, exact, special):
         expected_Z = np.clip(T, lower, X)
         expected = (sq64(Z - T) if exact else 0.0, sq64(np.maximum(T, 0) - X), sq64(expected_Z))
         got_Z = Z.copy()
-        got = _kernels.fused_kernels().bcd_block(T, got_Z, X, exact, dtype(0))
+        got = _kernels._load().bcd_block(T, got_Z, X, exact, dtype(0))
     assert_same_array(got_Z, expected_Z)
     assert_same_sums(got, expected)
 
@@ -87,7 +87,7 @@ def test_momentum_block_equals_the_numpy_pass(dtype, exact, extrapolate, want_z_
         expected_Z = Z * -a + np.clip(expected_old, lower, X) * (1.0 + a)
         expected = (res, rel, sq64(expected_Z) if want_z_sq else 0.0)
         got_Z, got_old = Z.copy(), T_old.copy()
-        got = _kernels.fused_kernels().momentum_block(T, got_Z, X, got_old, exact, extrapolate, want_z_sq,
+        got = _kernels._load().momentum_block(T, got_Z, X, got_old, exact, extrapolate, want_z_sq,
                                                       dtype(-a), dtype(1.0 + a), dtype(0))
     assert_same_array(got_old, expected_old)
     assert_same_array(got_Z, expected_Z)
@@ -106,7 +106,7 @@ def test_ebcd_block_equals_the_numpy_pass(dtype, special):
         expected_D = np.minimum(E, upper)
         expected = (sq64(expected_D), sq64(np.minimum(E, X)))
         got_D = np.empty_like(X)
-        got = _kernels.fused_kernels().ebcd_block(T, got_D, X, dtype(0))
+        got = _kernels._load().ebcd_block(T, got_D, X, dtype(0))
     assert_same_array(got_D, expected_D)
     assert_same_sums(got, expected)
 
@@ -116,7 +116,7 @@ def test_sums_are_accumulated_in_float64_for_float32_blocks():
     X = np.zeros((4, 1000), np.float32)
     T = np.ones_like(X)
     T[:, 0] = 2.0 ** 12  # in float32, 2^24 + 1 rounds back to 2^24: every unit term would be lost
-    res, rel, z_sq = _kernels.fused_kernels().bcd_block(T, np.zeros_like(X), X, True, np.float32(0))
+    res, rel, z_sq = _kernels._load().bcd_block(T, np.zeros_like(X), X, True, np.float32(0))
     assert res == rel == 4 * (2.0 ** 24 + 999) and z_sq == 0.0  # exact in float64
 
 
@@ -336,3 +336,18 @@ def test_gram64_and_cholqr2_with_products_in_the_data_dtype(dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(Q64.T @ Q64, np.eye(9), atol=tol)
     np.testing.assert_allclose(Q64 @ (Q64.T @ A64), A64, atol=tol * np.abs(A64).max())  # same span
+
+
+def test_run_indexed_workers_follow_the_callers_errstate():
+    from nmdcore._linalg import run_indexed
+
+    def overflow(i, worker):
+        return np.float64(1e300) * np.float64(1e300)
+
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            run_indexed(overflow, 8, workers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore"):
+            assert all(np.isinf(v) for v in run_indexed(overflow, 8, workers=2))

@@ -162,11 +162,8 @@ class _Sweep:
         """
         step = self.rows
         scratch = self._scratch
-        caller_errstate = np.geterr()  # np.errstate is per thread: carry the solver's into the workers
-
         def chunk(i, worker):
-            with np.errstate(**caller_errstate):
-                return chunk_sums(i, scratch[worker])
+            return chunk_sums(i, scratch[worker])
 
         def chunk_sums(i, s):
             rows_all = self.chunks[i]

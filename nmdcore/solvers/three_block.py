@@ -41,8 +41,8 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, inner_rows, map_row_chunks,
-                       matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
+from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, inner_rows, lowrank_residual_sq,
+                       map_row_chunks, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -50,10 +50,6 @@ PAPER_S25 = "Gillis, Porcelli, Seraghiti 2025 (arXiv:2503.23832)"
 PAPER_S23 = "Seraghiti et al., MLSP 2023 (arXiv:2305.08687)"
 PAPER_W24 = "Wang, Cui, Han, IEEE SPL 2024 (arXiv:2402.02442)"
 
-#: The r-sized residual formula is used only while ‖Z − WH‖² is at least this fraction of the
-#: magnitude of its terms; below it the cancellation error could exceed ~1e-10 (float64) or
-#: ~1e-3 (float32, m ~ 1e5) of the residual, so the residual is computed entry by entry instead.
-_GRAM_RESIDUAL_MIN = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,17 +139,6 @@ def _add_product(alpha: float, C: np.ndarray, A: np.ndarray, M: np.ndarray, out:
     return out
 
 
-def _lowrank_residual_sq(z_sq: float, WtZ: np.ndarray, H: np.ndarray, GW: np.ndarray,
-                         GH: np.ndarray, dtype) -> float | None:
-    """``‖Z − WH‖²`` from ``‖Z‖²``, ``WᵀZ``, ``WᵀW`` and ``HHᵀ``; None when cancellation bites."""
-    cross = float(np.sum(_f64(WtZ) * _f64(H)))
-    wh_sq = float(np.sum(GW * GH))
-    s_sq = z_sq - 2.0 * cross + wh_sq
-    if s_sq >= _GRAM_RESIDUAL_MIN[np.dtype(dtype)] * (z_sq + 2.0 * abs(cross) + wh_sq):
-        return s_sq
-    return None  # also for NaN, so that a diverging run reports a non-finite value
-
-
 def _finish(monitor, W, H, W_prev, H_prev):
     """Result pair ``(W @ H, factors)``; on divergence the last finite iterate."""
     if monitor.stop_reason == "diverged":
@@ -230,7 +215,7 @@ def _run_bcd(problem, start, params, monitor):
                 GW = _col_gram(W)
                 H = _solve_h(GW, ZtW.T)
                 GH = _row_gram(H)
-                s_sq = _lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
+                s_sq = lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
             res, rel, z_sq = evaluate(W, H, s_sq is None)
             if monitor.record(_sqrt_rel(res if s_sq is None else s_sq, nX), _sqrt_rel(rel, nX)):
                 break
@@ -405,7 +390,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
                 GH = _row_gram(H, lam)
                 s_sq = None
                 if latent_objective and mix == 1.0 and not lam:  # GW, GH: plain Grams of W, H
-                    s_sq = _lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
+                    s_sq = lowrank_residual_sq(z_sq, ZtW.T, H, GW, GH, dt)
             # the reference skips the Θ-extrapolation in iterations max_iter − 1 and max_iter
             extrapolate = monitor.iteration + 1 < monitor.max_iter - 1
             res, rel, z_sq = evaluate(W, H, latent_objective and s_sq is None, extrapolate)
