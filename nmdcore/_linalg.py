@@ -565,7 +565,7 @@ def run_indexed(fn, count: int, workers: int | None = None) -> list:
 
     Why not multithreaded BLAS: OpenBLAS's worker threads keep spinning for a while
     (around 0.1 s) after each threaded call; on a machine with few cores they then
-    compete with the threads of the next fused pass and slow it down by up to 1.5×.
+    compete with the threads of the next fused pass and slow it down by up to 1.7×.
     Running every large product of an iteration through this pool, with BLAS
     single-threaded, keeps exactly one busy thread per core.
 
