@@ -192,7 +192,7 @@ _GRAM_GROUPS = 4
 
 
 def _column_gram(Z: np.ndarray) -> np.ndarray:
-    """``Zᵀ Z`` (n×n) of a tall matrix, over a few fixed row groups with single-threaded BLAS."""
+    """``Zᵀ Z`` (n×n) of a tall matrix (any layout), over a few fixed row groups with single-threaded BLAS."""
     m = Z.shape[0]
     step = -(-m // _GRAM_GROUPS)
     groups = [slice(i, min(i + step, m)) for i in range(0, m, step)]
@@ -232,18 +232,13 @@ def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np
         When ``Z`` holds NaN or infinite values (detected on the small Gram matrix).
     """
     m, n = Z.shape
-    if m <= n:
-        with serial_blas():
-            G = Z @ Z.T
-    else:
-        G = _column_gram(Z)
+    G = _column_gram(Z.T if m <= n else Z)
     if not np.isfinite(G).all():
         raise FloatingPointError("the matrix to truncate has non-finite entries")
     with serial_blas():
         d, Q = top_eigh(G, rank)
     if m <= n:
-        with serial_blas():
-            H = Q.T @ Z
+        H = np.ascontiguousarray(matmul_rows(Z.T, Q).T)  # Qᵀ Z over column chunks of Z
         return (Q, H, H) if projection else (Q, H)
     s = np.sqrt(np.maximum(d, 0))
     inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)

@@ -161,11 +161,9 @@ class _Sweep:
         ``block`` may use ``scratch[1:]`` (sliced to the block's rows).
         """
         step = self.rows
-        scratch = self._scratch
-        def chunk(i, worker):
-            return chunk_sums(i, scratch[worker])
 
-        def chunk_sums(i, s):
+        def chunk_sums(i, worker):
+            s = self._scratch[worker]
             rows_all = self.chunks[i]
             sums = None
             acc = None
@@ -184,7 +182,7 @@ class _Sweep:
                     acc += np.matmul(Z[rows].T, basis[rows], out=part)
             return sums, acc
 
-        parts = run_indexed(chunk, len(self.chunks), self._workers)
+        parts = run_indexed(chunk_sums, len(self.chunks), self._workers)
         sums = np.sum(np.stack([p[0] for p in parts]), axis=0)
         if basis is None:
             return sums, None
