@@ -1,0 +1,156 @@
+r"""nmdcore's own scaled complementary error function, erfcx(x) = exp(x²) erfc(x), in float64.
+
+EM's E-step evaluates erfcx once per zero of X in every iteration. SciPy's
+implementation picks one of a hundred polynomials with a ``switch``, so on such
+data each call mispredicts a branch (about 24 ns on one core). This one is
+branch-free and vectorizes: about 6.5 ns, and within 1.5 ulp of the exact value on
+the whole real line where SciPy's is within 4 ulp for x >= 0 and up to 255 ulp for
+x < 0 (tests/test_erfcx.py measures both against mpmath).
+
+How it is computed, for a = |x|:
+
+* 0 <= a <= 50: a degree-7 polynomial per interval of y = 4/(4 + a) (48 intervals of
+  width 1/48), in a local variable formed from a itself (constants in
+  :mod:`nmdcore._erfcx_table`, made by ``scripts/build_erfcx_table.py``);
+* a > 50: the asymptotic series erfcx(a) = 1/(a√π) Σ_k (−1)^k (2k−1)!!/(2a²)^k, k <= 5
+  (the first omitted term is below 1e-18 at a = 50);
+* x < 0: erfcx(x) = 2 exp(a²) − erfcx(a), with a² split exactly into a double and its
+  rounding error (Dekker) so that exp sees the true square, and exp itself evaluated
+  as 2^k · exp(r), |r| <= ln(2)/2, by its Taylor polynomial of degree 13. It is +inf
+  from x < −26.628 on, where 2 exp(x²) overflows.
+
+:func:`erfcx` (NumPy arrays) and :func:`erfcx_scalar` (one float; compiled into the
+E-step kernel by :mod:`nmdcore._kernels`) do the same IEEE operations in the same
+order, so they return the same bits; they propagate NaN, erfcx(+inf) = 0 and
+erfcx(−inf) = +inf.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._erfcx_table import COEF, EXP_TAYLOR, FIRST, K, LN2_HI, LN2_LO, N, POW2_HALF, X_POLY_MAX, XC
+
+_INV_SQRT_PI = 0.5641895835477563  # 1/√π rounded to double
+_INV_LN2 = 1.4426950408889634
+_SPLIT = 134217729.0               # 2^27 + 1, Veltkamp's splitting constant
+_EXP_ARG_MAX = 710.0               # exp overflows beyond 709.78; clamping here keeps 2^k in the table
+_A_MAX = 27.0                      # 2 exp(a²) overflows for a > 26.63; clamping keeps a² finite
+_DEGREE_TOP = COEF.shape[1] - 1
+_TAYLOR_TOP = EXP_TAYLOR.size - 1
+_CHUNK = 4096                      # elements per NumPy chunk: its temporaries stay in cache
+_COEF_COLUMNS = tuple(np.ascontiguousarray(COEF[:, k]) for k in range(_DEGREE_TOP + 1))  # for np.take
+
+
+def erfcx_scalar(x: float) -> float:
+    """erfcx of one float64 (the compiled kernels' version of :func:`erfcx`).
+
+    Called from Python (tests only), it needs ``np.errstate(all="ignore")``: it computes
+    both branches, and the unused one may divide by zero or overflow.
+    """
+    x = np.float64(x)
+    a = abs(x)
+    # 0 <= a <= 50: the interval's polynomial (NaN lands on FIRST and stays NaN)
+    q = 1.0 / (4.0 + a)
+    f = np.floor((4.0 * N) * q)
+    f = f if f >= FIRST else float(FIRST)
+    f = f if f <= N - 1.0 else N - 1.0
+    i = int(f)
+    s = K[i] * ((XC[i] - a) * q)
+    p = COEF[i, _DEGREE_TOP]
+    for k in range(_DEGREE_TOP - 1, -1, -1):
+        p = p * s + COEF[i, k]
+    positive = _asymptotic(a) if a > X_POLY_MAX else p
+    # x < 0: 2 exp(a²) - erfcx(a)
+    b = _A_MAX if a > _A_MAX else a
+    hi, lo = _square(b)
+    e = _EXP_ARG_MAX if hi > _EXP_ARG_MAX else hi
+    kf = np.floor(e * _INV_LN2 + 0.5)
+    kf = kf if kf >= 0.0 else 0.0
+    negative = _four_exp_reduced(e, kf, lo) * POW2_HALF[int(kf)] - positive
+    return positive if x >= 0.0 else negative
+
+
+def _asymptotic(a):
+    """1/(a√π) Σ_{k<=5} (−1)^k (2k−1)!!/(2a²)^k, erfcx(a) for a > 50 (scalar or array)."""
+    w = 1.0 / a
+    z = 0.5 * (w * w)
+    h = z * 10395.0 - 945.0
+    h = h * z + 105.0
+    h = h * z - 15.0
+    h = h * z + 3.0
+    h = h * z - 1.0
+    h = h * z + 1.0
+    return (_INV_SQRT_PI * w) * h
+
+
+def _square(b):
+    """(hi, lo) with hi = fl(b²) and hi + lo = b² (Dekker; |b| <= 27 here)."""
+    hi = b * b
+    c = _SPLIT * b
+    bh = c - (c - b)
+    bl = b - bh
+    return hi, ((bh * bh - hi) + 2.0 * (bh * bl)) + bl * bl
+
+
+def _four_exp_reduced(e, kf, lo):
+    """4 exp(e + lo − kf ln 2) by Cody–Waite reduction and Taylor's polynomial, |e − kf ln 2| <= ln(2)/2."""
+    r = ((e - kf * LN2_HI) - kf * LN2_LO) + lo
+    t = r * EXP_TAYLOR[_TAYLOR_TOP] + EXP_TAYLOR[_TAYLOR_TOP - 1]
+    for k in range(_TAYLOR_TOP - 2, -1, -1):
+        t = t * r + EXP_TAYLOR[k]
+    return t * 4.0
+
+
+#: The plain-Python functions the kernels compile (register as jitable, inline).
+JIT_HELPERS = (_asymptotic, _square, _four_exp_reduced, erfcx_scalar)
+
+
+def erfcx(x, out=None) -> np.ndarray:
+    """erfcx(x) = exp(x²) erfc(x) elementwise, in float64.
+
+    Parameters
+    ----------
+    x : array_like
+        Arguments; converted to float64.
+    out : numpy.ndarray or None
+        C-contiguous float64 or float32 array of x's shape to write into (may be ``x``
+        itself). float32 receives the float64 values rounded (to ±inf beyond its range).
+
+    Returns
+    -------
+    numpy.ndarray
+        The values (``out`` when given), bit-for-bit those of :func:`erfcx_scalar`.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if out is None:
+        out = np.empty(x.shape, np.float64)
+    elif out.shape != x.shape or out.dtype not in (np.float64, np.float32) or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous float64 or float32 array of the shape of x")
+    source, target = x.reshape(-1), out.reshape(-1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for start in range(0, source.size, _CHUNK):
+            _erfcx_chunk(source[start:start + _CHUNK], target[start:start + _CHUNK])
+    return out
+
+
+def _erfcx_chunk(x: np.ndarray, out: np.ndarray) -> None:
+    """:func:`erfcx` on one 1-D chunk (its temporaries stay in cache): :func:`erfcx_scalar`'s steps."""
+    a = np.abs(x)
+    q = 1.0 / (4.0 + a)
+    f = np.floor((4.0 * N) * q)
+    f = np.where(f >= FIRST, f, float(FIRST))
+    f = np.where(f <= N - 1.0, f, N - 1.0)
+    i = f.astype(np.intp)
+    s = K.take(i) * ((XC.take(i) - a) * q)
+    p = _COEF_COLUMNS[_DEGREE_TOP].take(i)
+    for k in range(_DEGREE_TOP - 1, -1, -1):
+        p *= s
+        p += _COEF_COLUMNS[k].take(i)
+    positive = np.where(a > X_POLY_MAX, _asymptotic(a), p)
+    b = np.where(a > _A_MAX, _A_MAX, a)
+    hi, lo = _square(b)
+    e = np.where(hi > _EXP_ARG_MAX, _EXP_ARG_MAX, hi)
+    kf = np.floor(e * _INV_LN2 + 0.5)
+    kf = np.where(kf >= 0.0, kf, 0.0)
+    negative = _four_exp_reduced(e, kf, lo) * POW2_HALF.take(kf.astype(np.intp)) - positive
+    np.copyto(out, np.where(x >= 0.0, positive, negative))

@@ -1,0 +1,118 @@
+"""nmdcore's own erfcx: accuracy against mpmath, special values, and its two implementations agreeing bit for bit."""
+import importlib.util
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+
+from nmdcore import _erfcx_table, _kernels
+from nmdcore._erfcx import erfcx, erfcx_scalar
+
+ROOT = Path(__file__).resolve().parents[1]
+EPS = np.finfo(np.float64).eps
+
+
+def _exact(x: float):
+    with mpmath.workdps(40):
+        v = mpmath.mpf(float(x))
+        return mpmath.exp(v * v) * mpmath.erfc(v)
+
+
+def _ulp_errors(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """|value − erfcx(x)| / (eps · erfcx(x)), the exact value taken with 40 digits."""
+    with mpmath.workdps(40):
+        return np.array([float(abs((mpmath.mpf(float(v)) - e) / e)) for v, e in zip(values, map(_exact, x))]) / EPS
+
+
+def _grid() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    interval_ends = 4.0 * (_erfcx_table.N - np.arange(_erfcx_table.FIRST, _erfcx_table.N)) / np.arange(
+        _erfcx_table.FIRST, _erfcx_table.N)
+    edges = np.concatenate([interval_ends, [50.0]])
+    return np.concatenate([
+        rng.uniform(0, 1, 500), rng.uniform(1, 6.2, 800), rng.uniform(6.2, 50, 500), 10 ** rng.uniform(1.7, 8, 200),
+        10 ** rng.uniform(-15, 0, 200), -rng.uniform(0, 6.2, 800), -rng.uniform(6.2, 26.6, 400),
+        edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf), -edges[edges < 26],
+    ])
+
+
+def test_within_one_and_a_half_ulp_of_the_exact_value():
+    x = _grid()
+    errors = _ulp_errors(x, erfcx(x))
+    assert errors.max() <= 1.5, x[np.argmax(errors)]
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.0, 1.0), (-0.0, 1.0), (np.inf, 0.0), (-np.inf, np.inf), (5e-324, 1.0), (-5e-324, 1.0),
+    (-26.63, np.inf), (-1e300, np.inf),
+])
+def test_special_values(x, expected):
+    assert erfcx(x) == expected
+    with np.errstate(all="ignore"):
+        assert erfcx_scalar(x) == expected
+
+
+def test_nan_propagates_and_overflow_starts_where_two_exp_x_squared_overflows():
+    with np.errstate(all="ignore"):
+        assert np.isnan(erfcx(np.nan)) and np.isnan(erfcx_scalar(np.nan))
+    # 2 exp(x²) <= DBL_MAX  <=>  |x| <= sqrt(log(DBL_MAX / 2)) = 26.62873...
+    assert np.isfinite(erfcx(-26.6287)) and erfcx(-26.6288) == np.inf
+    assert _ulp_errors(np.array([-26.6287]), erfcx(np.array([-26.6287])))[0] <= 1.5
+    assert erfcx(1e300) == pytest.approx(1 / (1e300 * np.sqrt(np.pi)), rel=2 * EPS)
+
+
+def _mixed_arguments(rng, size):
+    return np.concatenate([rng.standard_normal(size) * 4, rng.uniform(-30, 80, size), 10 ** rng.uniform(-300, 300, 1000),
+                           -(10 ** rng.uniform(-300, 300, 1000)),
+                           [np.inf, -np.inf, np.nan, 0.0, -0.0, 50.0, np.nextafter(50.0, 51), 5e-324, -26.63]])
+
+
+def test_numpy_version_equals_the_scalar_one_bit_for_bit():
+    x = _mixed_arguments(np.random.default_rng(3), 300)
+    with np.errstate(all="ignore"):
+        expected = np.array([erfcx_scalar(v) for v in x])
+    assert np.array_equal(erfcx(x).view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+def test_compiled_version_equals_the_numpy_one_bit_for_bit():
+    import numba
+    _kernels._load()  # registers the helpers of erfcx_scalar as jitable
+    compiled = numba.njit(error_model="numpy")(erfcx_scalar)
+
+    @numba.njit(error_model="numpy")
+    def apply(x, out):
+        for k in range(x.size):
+            out[k] = compiled(x[k])
+
+    x = _mixed_arguments(np.random.default_rng(5), 200_000)
+    out = np.empty_like(x)
+    apply(x, out)
+    assert np.array_equal(out.view(np.int64), erfcx(x).view(np.int64))
+
+
+def test_shapes_and_out():
+    x = np.linspace(-5, 60, 12_000).reshape(3, 4000)  # several NumPy chunks
+    out = np.empty_like(x)
+    assert erfcx(x, out=out) is out
+    assert np.array_equal(out, erfcx(x.ravel()).reshape(x.shape))
+    y = x.copy()
+    erfcx(y, out=y)
+    assert np.array_equal(y, out)
+    assert erfcx(np.float32(1.5)) == erfcx(1.5)
+    assert erfcx(1.5).shape == ()
+    single = np.empty(x.shape, np.float32)
+    erfcx(-x, out=single)  # down to erfcx(-60) = inf in float64 already
+    with np.errstate(over="ignore"):
+        assert np.array_equal(single, erfcx(-x).astype(np.float32))
+    for bad in (np.empty((3, 4000), np.int64), np.empty((4000, 3)), np.empty((3, 8000))[:, ::2]):
+        with pytest.raises(ValueError, match="out must be"):
+            erfcx(x, out=bad)
+
+
+def test_table_is_what_the_build_script_writes():
+    spec = importlib.util.spec_from_file_location("build_erfcx_table", ROOT / "scripts" / "build_erfcx_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.table_source() == (ROOT / "nmdcore" / "_erfcx_table.py").read_text()
