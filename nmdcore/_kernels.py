@@ -3,9 +3,9 @@
 Each kernel does, in one sweep over a block of rows, what the pure NumPy path of
 :mod:`nmdcore.solvers.three_block` or :mod:`nmdcore.solvers.latent` does with a chain
 of whole-block operations: the ReLU error, the latent residual, the extrapolations,
-the projection onto F(X) = {Z : max(0, Z) = X} and EM's E-step. The E-step calls
-SciPy's own compiled ``erfcx`` (the function behind ``scipy.special.erfcx``, found
-through ``scipy.special.cython_special``), so it returns the same bits as the ufunc. The elementwise results are computed with the same
+the projection onto F(X) = {Z : max(0, Z) = X} and EM's E-step. The E-step evaluates
+nmdcore's own branch-free ``erfcx`` (:func:`nmdcore._erfcx.erfcx_scalar`), whose NumPy
+twin the NumPy chain calls. The elementwise results are computed with the same
 floating-point operations in the same order (no fastmath, scalars cast to the
 data's dtype exactly as NumPy casts them), so the arrays they write are identical
 to NumPy's; the sums are accumulated in float64 in a different order than NumPy's,
@@ -31,6 +31,9 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
+
+from . import _erfcx
+from ._erfcx import erfcx_scalar
 
 #: Environment variable choosing the kernel backend (read at call time).
 ENV_VAR = "NMD_KERNELS"
@@ -78,8 +81,7 @@ def fused_kernels():
     types.SimpleNamespace or None
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers; ``em_block`` is None when SciPy's compiled
-        ``erfcx`` cannot be found). See the kernel bodies for what each computes.
+        ``em_block`` (latent solvers). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
 
@@ -107,44 +109,14 @@ def _jit(numba, fn):
 
 def _build(numba):
     """Compile (lazily, per dtype on first call) the block kernels below."""
-    for helper in (_relu_gap, _project, _add_squared_gap):
+    for helper in (_relu_gap, _project, _add_squared_gap) + _erfcx.JIT_HELPERS:
         numba.extending.register_jitable(inline="always")(helper)
     kernels = SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
-                              em_block=None)
-    erfcx = _scipy_erfcx(numba)
-    if erfcx is not None:
-        global _erfcx
-        _erfcx = erfcx  # a global of this module: the E-step kernel resolves it when compiled
-        kernels.em_block = _jit(numba, _em_block)
+                              em_block=_jit(numba, _em_block))
     return kernels
-
-
-#: Name under which SciPy's compiled double-precision erfcx is made known to the JIT linker.
-_ERFCX_SYMBOL = "nmdcore_scipy_special_erfcx"
-
-
-def _scipy_erfcx(numba):
-    """SciPy's compiled ``erfcx(double)`` as a numba external function, or None if not found.
-
-    ``scipy.special.cython_special`` exports the C function behind the ``erfcx`` ufunc
-    (its float64 loop calls it; the float32 loop calls it on the widened value and
-    rounds the result). Registering its address as a linker symbol, rather than
-    calling through a ctypes pointer, keeps the kernel cacheable on disk.
-    """
-    try:
-        import llvmlite.binding as llvm
-        from numba.extending import get_cython_function_address
-        address = get_cython_function_address("scipy.special.cython_special", "__pyx_fuse_1erfcx")
-    except Exception:  # pragma: no cover - SciPy without the Cython API
-        return None
-    llvm.add_symbol(_ERFCX_SYMBOL, address)
-    return numba.types.ExternalFunction(_ERFCX_SYMBOL, numba.types.float64(numba.types.float64))
-
-
-_erfcx = None  # set by _build to SciPy's erfcx before the E-step kernel is compiled
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,10 +275,10 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
     ``momentum``; X on the positives. Writes Z_out (which may be Z_prev2) and returns
     (Σ ρ(ρ − γ) over the zeros, ‖Z_out‖², ‖max(T, 0) − X‖²).
 
-    Per row, the arguments of erfcx on the zeros are gathered first and erfcx runs on them
-    back to back; the arithmetic around it runs in separate loops that the compiler
-    vectorizes (same operations, same order). erfcx's float64 result is rounded to the
-    data's dtype by storing it, as the float32 ufunc loop does.
+    Per row, the arguments of erfcx on the zeros are gathered first and erfcx (float64,
+    branch-free) runs on them in a loop that the compiler vectorizes, as it does the
+    arithmetic around it (same operations, same order as the NumPy chain). erfcx's
+    float64 result is rounded to the data's dtype by storing it.
     """
     rows, n = T.shape
     red = np.zeros(n, np.float64)
@@ -325,14 +297,14 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
             e = np.float64(_relu_gap(t, x_row[j], zero))
             rel[j] += e * e
             g[j] = t / sigma
-        # erfcx on the zeros only, gathered without branches so that the calls run back to back
+        # erfcx on the zeros only, gathered without branches into one vectorizable loop
         count = 0
         for j in range(n):
             where[count] = j
             u[count] = np.float64(g[j] * inv_sqrt2)
             count += 0 if x_row[j] > 0 else 1
         for k in range(count):
-            u[k] = _erfcx(u[k])
+            u[k] = erfcx_scalar(u[k])
         for j in range(n):
             c[j] = one
         for k in range(count):
