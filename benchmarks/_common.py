@@ -213,9 +213,13 @@ class Starts:
         return None
 
 
-def iteration_times(history: dict) -> np.ndarray:
-    """Seconds of each iteration after the first (the first carries one-off costs)."""
-    return np.diff(np.asarray(history["time"]))[1:]
+def iteration_times(history: dict, warmup: int = 1) -> np.ndarray:
+    """Seconds of each iteration after the first ``warmup`` ones.
+
+    The first iteration carries one-off costs (kernel loading, buffers, the pool's threads);
+    the next one or two still run on caches and page mappings that are settling.
+    """
+    return np.diff(np.asarray(history["time"]))[warmup:]
 
 
 def finite_or_none(value):

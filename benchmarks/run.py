@@ -30,7 +30,8 @@ PARTS = ("speed", "convergence", "memory")
 PRESETS = {
     "full": {
         "speed": dict(data=["synthetic", "mnist10k", "mnist5k"], ranks=[16, 32, 64, 128],
-                      dtypes=["float64", "float32"], max_iter=6, repeats=5, budget=300.0, start="tsvd"),
+                      dtypes=["float64", "float32"], max_iter=10, warmup=2, repeats=5, budget=300.0,
+                      start="tsvd"),
         "convergence": dict(data=["synthetic", "mnist10k"], ranks=[32], dtypes=["float64"], time_limit=60.0,
                             max_iter=100000, start="random"),
         # counted in m×n arrays the figures hardly depend on the size; 10000 rows keep CD feasible
@@ -39,15 +40,15 @@ PRESETS = {
     },
     "quick": {
         # only the solvers issue 6 sets a speed target for (three-block, latent with randomized TSVD)
-        "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=4, repeats=3,
-                      budget=20.0, start="tsvd", targets_only=True),
+        "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=6, warmup=2,
+                      repeats=3, budget=20.0, start="tsvd", targets_only=True),
         "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=3.0, max_iter=100000,
                             start="random", max_rows=5000),
         "memory": dict(data=["synthetic"], ranks=[16], dtypes=["float64"], max_iter=2, start="tsvd",
                        shape=(3000, 784)),
     },
     "smoke": {
-        "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, repeats=1,
+        "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, warmup=1, repeats=1,
                       budget=20.0, start="tsvd", shape=(240, 60)),
         "convergence": dict(data=["synthetic"], ranks=[4], dtypes=["float64"], time_limit=0.5, max_iter=20,
                             start="random", shape=(240, 60)),
@@ -83,7 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="comma list of solver keys or variants, e.g. bcd,a_nmd[randomized]")
     p.add_argument("--ranks", type=_int_list, help="comma list of ranks, e.g. 16,32,64,128")
     p.add_argument("--dtypes", type=_csv_list, help="comma list of float64, float32")
-    p.add_argument("--max-iter", type=int, help="iterations per speed/memory run (at least 3 for speed)")
+    p.add_argument("--max-iter", type=int, help="iterations per speed/memory run (speed: at least warm-up + 2)")
+    p.add_argument("--warmup", type=int, help="speed: iterations left out of the median at the start of a run")
     p.add_argument("--time-limit", type=float, help="seconds per solver in the convergence part")
     p.add_argument("--budget", type=float, help="seconds allowed per speed run; longer ones are skipped")
     p.add_argument("--repeats", type=int, help="repetitions of each bound kernel (median)")
@@ -98,6 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"unknown part {unknown[0]!r} (choose from {', '.join(PARTS)})")
     if args.max_iter is not None and args.max_iter < 1:
         p.error("--max-iter must be at least 1")
+    if args.warmup is not None and args.warmup < 1:
+        p.error("--warmup must be at least 1 (the first iteration carries one-off costs)")
     return args
 
 
@@ -105,11 +109,12 @@ def settings(args, part: str) -> dict:
     """The preset of ``part`` with the command-line flags laid over it."""
     preset = dict(PRESETS["smoke" if args.smoke else "quick" if args.quick else "full"][part])
     overrides = {"data": args.data, "ranks": args.ranks, "dtypes": args.dtypes, "max_iter": args.max_iter,
+                 "warmup": args.warmup,
                  "time_limit": args.time_limit, "budget": args.budget, "repeats": args.repeats,
                  "start": args.start, "shape": args.shape, "max_rows": args.max_rows}
     preset.update({k: v for k, v in overrides.items() if v is not None and (k in preset or k in ("shape", "max_rows"))})
-    if part == "speed" and preset["max_iter"] < 3:
-        preset["max_iter"] = 3  # the first iteration is excluded and a median needs at least two more
+    if part == "speed" and preset["max_iter"] < preset["warmup"] + 2:
+        preset["max_iter"] = preset["warmup"] + 2  # the warm-up is left out and a median needs two more
     return preset
 
 
@@ -161,7 +166,8 @@ def main(argv=None) -> dict:
         common = dict(start=cfg["start"], run_id=run_id)
         if part == "speed":
             records = speed.run_speed(datasets, cfg["ranks"], cfg["dtypes"], part_variants,
-                                      max_iter=cfg["max_iter"], repeats=cfg["repeats"], budget_s=cfg["budget"],
+                                      max_iter=cfg["max_iter"], warmup=cfg["warmup"], repeats=cfg["repeats"],
+                                      budget_s=cfg["budget"],
                                       **common)
             key, fields, plot = speed.KEY_FIELDS, speed.CSV_FIELDS, plots.plot_speed
         elif part == "convergence":

@@ -19,13 +19,14 @@ def _ms(seconds):
     return None if seconds is None else round(1e3 * seconds, 3)
 
 
-def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s, start, run_id) -> list[dict]:
+def run_speed(datasets, ranks, dtypes, variants, *, max_iter, warmup, repeats, budget_s, start,
+              run_id) -> list[dict]:
     """Time ``max_iter`` iterations of each variant from a common start; one record per run.
 
     A run whose bound × (max_iter + 1) exceeds ``budget_s`` is recorded as skipped; every
     run also gets ``time_limit=3 * budget_s``. Iteration time is the median of the
-    ``history["time"]`` differences after the first iteration; the bound is measured before
-    and after the run and the smaller of the two counts.
+    ``history["time"]`` differences after the first ``warmup`` iterations; the bound is
+    measured before and after the run and the smaller of the two counts.
     """
     records = []
     bounds = {}
@@ -61,9 +62,9 @@ def run_speed(datasets, ranks, dtypes, variants, *, max_iter, repeats, budget_s,
         res = call_solver(X, r, variant, init, rec, "speed", max_iter=max_iter, time_limit=3 * budget_s)
         if res is None:
             continue
-        times = iteration_times(res.history)
+        times = iteration_times(res.history, warmup)
         rec.update(n_iter=res.n_iter, stop_reason=res.stop_reason, relu_error=finite_or_none(res.relu_error),
-                   iter_times_ms=[_ms(t) for t in times])
+                   warmup=warmup, iter_times_ms=[_ms(t) for t in times])
         del res
         gc.collect()
         if times.size == 0:

@@ -59,12 +59,24 @@ def test_speed_records_compare_with_a_measured_bound(smoke):
     records = _records(smoke, "speed")
     assert {r["dtype"] for r in records} == {"float64", "float32"}
     for r in records:
-        assert r["n_iter"] == r["max_iter"] and len(r["iter_times_ms"]) == r["max_iter"] - 1
+        assert r["n_iter"] == r["max_iter"] and len(r["iter_times_ms"]) == r["max_iter"] - r["warmup"]
         assert r["bound_ms"] > 0 and r["kernels"]
         assert r["ratio"] == pytest.approx(r["iter_s"] / r["bound_s"], rel=1e-2)
         assert r["iter_ms"] == pytest.approx(float(np.median(r["iter_times_ms"])), rel=1e-6, abs=1e-3)
         assert 0 < r["bound_min_ms"] <= r["bound_ms"] and r["iter_ms_min"] <= r["iter_ms"]
         assert r["bound_ms"] == min(r["bound_before_ms"], r["bound_after_ms"])
+
+
+def test_speed_leaves_the_warm_up_iterations_out():
+    from benchmarks._common import iteration_times
+    history = {"time": [0.0, 5.0, 7.0, 8.0, 9.5, 10.5]}
+    assert np.array_equal(iteration_times(history, 2), [1.0, 1.5, 1.0])
+    assert np.array_equal(iteration_times(history, 1), [2.0, 1.0, 1.5, 1.0])
+    args = run.parse_args(["--parts", "speed", "--warmup", "4", "--max-iter", "3"])
+    cfg = run.settings(args, "speed")
+    assert cfg["warmup"] == 4 and cfg["max_iter"] == 6  # raised: a median needs two timed iterations
+    with pytest.raises(SystemExit):
+        run.parse_args(["--warmup", "0"])
 
 
 def test_convergence_records_hold_whole_histories(smoke):
