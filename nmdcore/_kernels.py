@@ -27,12 +27,15 @@ A later process loads a cached kernel in a few hundredths of a second.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import types
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from . import _erfcx
+from . import _erfcx, _erfcx_table
 from ._erfcx import erfcx_scalar
 
 #: Environment variable choosing the kernel backend (read at call time).
@@ -107,6 +110,23 @@ def _jit(numba, fn):
         return numba.njit(cache=False, **options)(fn)
 
 
+def _keyed_to(fn, *modules):
+    """A copy of ``fn`` whose ``__qualname__`` carries a digest of the source files of ``modules``.
+
+    numba's disk cache is keyed to the qualified name and to the stamp (mtime, size) of the
+    file that defines the function, not to the modules whose functions and constant arrays
+    it compiles in. A kernel that inlines :mod:`nmdcore._erfcx` would otherwise keep loading
+    a stale compiled erfcx after that module or its table changes.
+    """
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = f"{fn.__qualname__}_{digest.hexdigest()[:16]}"
+    copy.__doc__ = fn.__doc__
+    return copy
+
+
 def _build(numba):
     """Compile (lazily, per dtype on first call) the block kernels below."""
     for helper in (_relu_gap, _project, _add_squared_gap) + _erfcx.JIT_HELPERS:
@@ -115,7 +135,7 @@ def _build(numba):
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
-                              em_block=_jit(numba, _em_block))
+                              em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)))
     return kernels
 
 

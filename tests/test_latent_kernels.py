@@ -143,3 +143,21 @@ def test_overflow_in_the_row_pool_ends_as_diverged(relu_data, solver, tsvd):
     res = nmdcore.decompose(relu_data, 6, solver, init={"theta": theta0}, max_iter=5, tsvd=tsvd)
     assert res.stop_reason == "diverged" and res.n_iter == 0
     assert np.array_equal(res.theta, theta0)
+
+
+def test_e_step_kernel_cache_is_keyed_to_the_erfcx_sources(tmp_path):
+    """numba's disk cache only watches _kernels.py; a change in _erfcx must still recompile the E-step."""
+    from types import SimpleNamespace
+
+    from nmdcore import _erfcx, _erfcx_table
+    source = tmp_path / "erfcx_like.py"
+    module = SimpleNamespace(__file__=str(source))
+    source.write_text("POLY = [1.0]\n")
+    before = _kernels._keyed_to(_kernels._em_block, module)
+    source.write_text("POLY = [2.0]\n")
+    after = _kernels._keyed_to(_kernels._em_block, module)
+    assert before.__qualname__ != after.__qualname__
+    assert before.__code__ is after.__code__ is _kernels._em_block.__code__
+    if _kernels.numba_available():
+        compiled = _kernels._load().em_block.py_func
+        assert compiled.__qualname__ == _kernels._keyed_to(_kernels._em_block, _erfcx, _erfcx_table).__qualname__
