@@ -30,8 +30,8 @@ PARTS = ("speed", "convergence", "memory")
 PRESETS = {
     "full": {
         "speed": dict(data=["synthetic", "mnist10k", "mnist5k"], ranks=[16, 32, 64, 128],
-                      dtypes=["float64", "float32"], max_iter=10, warmup=2, repeats=5, budget=300.0,
-                      start="tsvd"),
+                      dtypes=["float64", "float32"], max_iter=10, warmup=2, min_timed_s=1.0, repeats=5,
+                      budget=300.0, start="tsvd"),
         "convergence": dict(data=["synthetic", "mnist10k"], ranks=[32], dtypes=["float64"], time_limit=60.0,
                             max_iter=100000, start="random"),
         # counted in m×n arrays the figures hardly depend on the size; 10000 rows keep CD feasible
@@ -41,14 +41,15 @@ PRESETS = {
     "quick": {
         # only the solvers issue 6 sets a speed target for (three-block, latent with randomized TSVD)
         "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=6, warmup=2,
-                      repeats=3, budget=20.0, start="tsvd", targets_only=True),
+                      min_timed_s=0.5, repeats=3, budget=20.0, start="tsvd", targets_only=True),
         "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=3.0, max_iter=100000,
                             start="random", max_rows=5000),
         "memory": dict(data=["synthetic"], ranks=[16], dtypes=["float64"], max_iter=2, start="tsvd",
                        shape=(3000, 784)),
     },
     "smoke": {
-        "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, warmup=1, repeats=1,
+        "speed": dict(data=["synthetic"], ranks=[4], dtypes=["float64", "float32"], max_iter=3, warmup=1,
+                      min_timed_s=0.0, repeats=1,
                       budget=20.0, start="tsvd", shape=(240, 60)),
         "convergence": dict(data=["synthetic"], ranks=[4], dtypes=["float64"], time_limit=0.5, max_iter=20,
                             start="random", shape=(240, 60)),
@@ -86,6 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtypes", type=_csv_list, help="comma list of float64, float32")
     p.add_argument("--max-iter", type=int, help="iterations per speed/memory run (speed: at least warm-up + 2)")
     p.add_argument("--warmup", type=int, help="speed: iterations left out of the median at the start of a run")
+    p.add_argument("--min-timed", type=float, dest="min_timed_s",
+                   help="speed: seconds the timed iterations should span at least (more iterations when short)")
     p.add_argument("--time-limit", type=float, help="seconds per solver in the convergence part")
     p.add_argument("--budget", type=float, help="seconds allowed per speed run; longer ones are skipped")
     p.add_argument("--repeats", type=int, help="repetitions of each bound kernel (median)")
@@ -109,7 +112,7 @@ def settings(args, part: str) -> dict:
     """The preset of ``part`` with the command-line flags laid over it."""
     preset = dict(PRESETS["smoke" if args.smoke else "quick" if args.quick else "full"][part])
     overrides = {"data": args.data, "ranks": args.ranks, "dtypes": args.dtypes, "max_iter": args.max_iter,
-                 "warmup": args.warmup,
+                 "warmup": args.warmup, "min_timed_s": args.min_timed_s,
                  "time_limit": args.time_limit, "budget": args.budget, "repeats": args.repeats,
                  "start": args.start, "shape": args.shape, "max_rows": args.max_rows}
     preset.update({k: v for k, v in overrides.items() if v is not None and (k in preset or k in ("shape", "max_rows"))})
@@ -167,7 +170,7 @@ def main(argv=None) -> dict:
         if part == "speed":
             records = speed.run_speed(datasets, cfg["ranks"], cfg["dtypes"], part_variants,
                                       max_iter=cfg["max_iter"], warmup=cfg["warmup"], repeats=cfg["repeats"],
-                                      budget_s=cfg["budget"],
+                                      min_timed_s=cfg["min_timed_s"], budget_s=cfg["budget"],
                                       **common)
             key, fields, plot = speed.KEY_FIELDS, speed.CSV_FIELDS, plots.plot_speed
         elif part == "convergence":

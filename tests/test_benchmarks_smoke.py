@@ -79,6 +79,14 @@ def test_speed_leaves_the_warm_up_iterations_out():
         run.parse_args(["--warmup", "0"])
 
 
+def test_short_iterations_get_more_of_them():
+    from benchmarks.speed import MAX_ITER_CAP, iterations_for
+    assert iterations_for(0.2, 10, 2, 1.0) == 10             # 8 timed iterations span 1.6 s already
+    assert iterations_for(0.04, 10, 2, 1.0) == 27            # 25 timed iterations of 40 ms
+    assert iterations_for(0.001, 10, 2, 1.0) == MAX_ITER_CAP
+    assert iterations_for(0.04, 10, 2, 0.0) == 10
+
+
 def test_convergence_records_hold_whole_histories(smoke):
     for r in _records(smoke, "convergence"):
         assert len(r["time_s"]) == len(r["relu_error"]) == r["n_iter"] + 1
