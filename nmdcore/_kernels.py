@@ -31,7 +31,6 @@ import hashlib
 import os
 import types
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -131,7 +130,7 @@ def _build(numba):
     """Compile (lazily, per dtype on first call) the block kernels below."""
     for helper in (_relu_gap, _project, _add_squared_gap) + _erfcx.JIT_HELPERS:
         numba.extending.register_jitable(inline="always")(helper)
-    kernels = SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
+    kernels = types.SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
