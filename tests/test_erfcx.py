@@ -60,8 +60,8 @@ def test_nan_propagates_and_overflow_starts_where_two_exp_x_squared_overflows():
 
 
 def _mixed_arguments(rng, size):
-    return np.concatenate([rng.standard_normal(size) * 4, rng.uniform(-30, 80, size), 10 ** rng.uniform(-300, 300, 1000),
-                           -(10 ** rng.uniform(-300, 300, 1000)),
+    return np.concatenate([rng.standard_normal(size) * 4, rng.uniform(-30, 80, size),
+                           10 ** rng.uniform(-300, 300, 1000), -(10 ** rng.uniform(-300, 300, 1000)),
                            [np.inf, -np.inf, np.nan, 0.0, -0.0, 2.0, 50.0, 5e-324, -26.63, 1.7e308, -1.7e308]])
 
 
