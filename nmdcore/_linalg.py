@@ -96,14 +96,34 @@ def spd_inverse(G: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(G, hermitian=True)
 
 
-def cholqr2(A: np.ndarray, *, widen: bool = True) -> np.ndarray:
-    """Orthonormal basis of the columns of a tall m×r matrix (CholeskyQR2).
+#: :func:`cholesky_qr` stops after one pass when κ₂(A) is at most this: its loss of
+#: orthogonality, ~κ₂(A)²·eps, is then that of the second pass of CholeskyQR2.
+SINGLE_PASS_COND = 4.0
 
-    Two rounds of ``Q ← Q R⁻¹`` with ``QᵀQ = RᵀR``: the Q factor of a thin QR
-    decomposition up to the signs of its columns, at the cost of two float64 Gram
-    matrices (:func:`gram64`) and two triangular m×r×r products. Falls back to
-    Householder QR (:func:`numpy.linalg.qr`) when ``A`` is too ill-conditioned for
-    the Cholesky route, so it never fails where QR works. Small products are formed in float64; ``Q`` has the dtype of ``A``.
+
+def _upper_inverse_factor(G: np.ndarray, ratio: float) -> np.ndarray | None:
+    """Upper-triangular ``R⁻¹`` with ``G = RᵀR``, or None where Cholesky fails or is unsafe."""
+    try:
+        C = np.linalg.cholesky(G)  # G = C Cᵀ, so R = Cᵀ
+    except np.linalg.LinAlgError:
+        return None
+    d = np.diag(C)
+    if d.min() <= ratio * d.max():
+        return None
+    return np.triu(np.linalg.inv(C).T)
+
+
+def cholesky_qr(A: np.ndarray, *, widen: bool = True, adaptive: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Orthonormal basis ``Q = A T`` of the columns of a tall m×r matrix (CholeskyQR).
+
+    Rounds of ``Q ← Q R⁻¹`` with ``QᵀQ = RᵀR``: the Q factor of a thin QR decomposition
+    up to the signs of its columns. Each round costs a Gram matrix (:func:`gram64`) and an
+    m×r×r product (a general one: OpenBLAS's trmm takes 1.4–2× as long on these shapes).
+    Two rounds (CholeskyQR2) leave Q orthonormal to working precision; with ``adaptive``
+    one round is enough when ``A`` is well conditioned (κ₂(A) ≤ :data:`SINGLE_PASS_COND`,
+    from the eigenvalues of the r×r Gram matrix). Falls back to Householder QR
+    (:func:`numpy.linalg.qr`) when ``A`` is too ill-conditioned for the Cholesky route, so
+    it never fails where QR works.
 
     Parameters
     ----------
@@ -112,27 +132,42 @@ def cholqr2(A: np.ndarray, *, widen: bool = True) -> np.ndarray:
         Passed to :func:`gram64`. ``False`` forms the Gram products of float32 data in
         float32 (about 4× cheaper); the basis is as orthonormal wherever the Cholesky
         route is taken, since that route already requires κ(A) below ~1/√eps of A's dtype.
+    adaptive : bool
+        One round instead of two when ``A`` is well conditioned.
 
     Returns
     -------
-    Q : ndarray, shape (m, r), orthonormal columns spanning range(A)
+    Q : ndarray, shape (m, r)
+        Orthonormal columns spanning range(A), in A's dtype; all NaN when A's Gram matrix
+        is not finite.
+    T : ndarray, shape (r, r), float64, or None
+        Upper triangular with ``Q = A T`` up to rounding (the product of the rounds' ``R⁻¹``,
+        as applied in A's dtype); None when Q came from Householder QR or is NaN.
     """
     ratio = float(np.sqrt(np.finfo(A.dtype).eps))
-    Q = A
-    for _ in range(2):
+    Q, T = A, None
+    for round_ in range(2):
         G = gram64(Q, widen=widen)
         if not np.isfinite(G).all():
-            return np.full(A.shape, np.nan, dtype=A.dtype)
-        try:
-            C = np.linalg.cholesky(G)  # G = C Cᵀ, so R = Cᵀ
-        except np.linalg.LinAlgError:
-            return np.linalg.qr(A)[0]
-        d = np.diag(C)
-        if d.min() <= ratio * d.max():
-            return np.linalg.qr(A)[0]
-        R_inv = np.linalg.inv(C).T  # (Cᵀ)⁻¹, upper triangular
-        Q = right_multiply_upper(Q, np.triu(R_inv), out=None if Q is A else Q)
-    return Q
+            return np.full(A.shape, np.nan, dtype=A.dtype), None
+        R_inv = _upper_inverse_factor(G, ratio)
+        if R_inv is None:
+            return np.linalg.qr(A)[0], None
+        R_inv = R_inv.astype(A.dtype)
+        Q = matmul_rows(Q, R_inv, out=None if Q is A else Q)
+        T = R_inv.astype(np.float64) if T is None else T @ R_inv
+        if round_ == 0 and adaptive:
+            with serial_blas():  # a threaded LAPACK call leaves OpenBLAS's threads spinning (run_indexed)
+                eigenvalues = np.linalg.eigvalsh(G)
+            if eigenvalues[-1] <= SINGLE_PASS_COND ** 2 * eigenvalues[0]:
+                break
+    return Q, T
+
+
+def cholqr2(A: np.ndarray, *, widen: bool = True) -> np.ndarray:
+    """Orthonormal basis of the columns of a tall m×r matrix: two rounds of
+    :func:`cholesky_qr` (CholeskyQR2) whatever A's conditioning; returns Q only."""
+    return cholesky_qr(A, widen=widen, adaptive=False)[0]
 
 
 def axpby_inplace(a: float, x: np.ndarray, b: float, y: np.ndarray) -> np.ndarray:
@@ -653,10 +688,21 @@ def matmul_rows(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> 
     """``A @ B`` for a tall m×k ``A`` and a k×q ``B``, over row chunks of ``A`` (:func:`map_row_chunks`).
 
     ``out`` (m×q) must have rows of unit stride (C order), so that each chunk is one BLAS call.
+    It may be ``A`` itself when ``B`` is square (in place: each chunk goes through a cache-sized
+    temporary).
     """
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), np.result_type(A, B))
-    map_row_chunks(lambda rows: np.matmul(A[rows], B, out=out[rows]), A.shape[0])
+    if np.may_share_memory(out, A):
+        if out is not A or B.shape[0] != B.shape[1]:
+            raise ValueError("matmul_rows: out may only be A itself, and then B must be square")
+
+        def part(rows):
+            out[rows] = A[rows] @ B
+    else:
+        def part(rows):
+            np.matmul(A[rows], B, out=out[rows])
+    map_row_chunks(part, A.shape[0])
     return out
 
 
@@ -705,39 +751,3 @@ def gram64(A: np.ndarray, B: np.ndarray | None = None, *, widen: bool = True) ->
         return (a.T @ b).astype(np.float64, copy=False)
 
     return _sum_parts(map_row_chunks(part, A.shape[0]), None)
-
-
-def right_multiply_upper(A: np.ndarray, U: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``A U`` for a tall m×r ``A`` and an upper-triangular r×r ``U`` (BLAS trmm).
-
-    Half the flops of a general product, done over row chunks on a few threads.
-    ``out`` (C-contiguous) may be ``A`` itself (in place); ``U`` is used in ``A``'s dtype.
-
-    Parameters
-    ----------
-    A : ndarray, shape (m, r)
-    U : ndarray, shape (r, r), upper triangular
-    out : ndarray, shape (m, r), C-contiguous, optional
-
-    Returns
-    -------
-    ndarray, shape (m, r), C-contiguous
-    """
-    if out is None:
-        out = np.empty(A.shape, A.dtype)
-    if not out.flags.c_contiguous:
-        raise ValueError("right_multiply_upper needs a C-contiguous output")
-    U = np.asarray(U, dtype=A.dtype, order="F")
-    trmm = blas.get_blas_funcs("trmm", (A,))
-
-    def part(rows):
-        block = out[rows]
-        if out is not A:
-            np.copyto(block, A[rows])
-        # block = A U  <=>  blockᵀ (Fortran-ordered view) = Uᵀ blockᵀ
-        result = trmm(1.0, U, block.T, side=0, lower=0, trans_a=1, overwrite_b=1)
-        if not np.may_share_memory(result, block):  # pragma: no cover - f2py made a copy
-            np.copyto(block.T, result)
-
-    map_row_chunks(part, A.shape[0])
-    return out

@@ -193,8 +193,8 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
 # tall-skinny helpers of nmdcore._linalg used by the three-block solvers
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gram64_and_right_multiply_upper_match_plain_products(dtype):
-    from nmdcore._linalg import _CHUNK_ROWS_MAX, gram64, right_multiply_upper, row_chunks
+def test_gram64_and_matmul_rows_match_plain_products(dtype):
+    from nmdcore._linalg import _CHUNK_ROWS_MAX, gram64, matmul_rows, row_chunks
     rng = np.random.default_rng(3)
     m, r = 2 * _CHUNK_ROWS_MAX + 17, 5
     assert len(row_chunks(m)) > 2 and row_chunks(m)[-1].stop - row_chunks(m)[-1].start < row_chunks(m)[0].stop
@@ -208,12 +208,14 @@ def test_gram64_and_right_multiply_upper_match_plain_products(dtype):
     U = np.triu(rng.standard_normal((r, r)))
     expected = A64 @ U.astype(dtype).astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    out = right_multiply_upper(np.asfortranarray(A), U)
+    out = matmul_rows(np.asfortranarray(A), U.astype(dtype))
     assert out.flags.c_contiguous and out.dtype == dtype
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.abs(expected).max())
     in_place = A.copy()
-    assert right_multiply_upper(in_place, U, out=in_place) is in_place
+    assert matmul_rows(in_place, U.astype(dtype), out=in_place) is in_place
     np.testing.assert_array_equal(in_place, out)
+    with pytest.raises(ValueError, match="out may only be A"):
+        matmul_rows(in_place, U[:, :3].astype(dtype), out=in_place[:, :3])
 
 
 def test_map_row_chunks_returns_results_in_row_order():

@@ -283,6 +283,36 @@ def test_cholqr2_gives_an_orthonormal_basis_and_falls_back_to_householder(dtype)
     assert np.linalg.norm(Q @ (Q.T @ A) - A) <= 1e3 * tol * np.linalg.norm(A)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cholesky_qr_takes_one_round_only_on_a_well_conditioned_matrix(dtype, monkeypatch):
+    from nmdcore import _linalg
+    rng = np.random.default_rng(2)
+    base = np.linalg.qr(rng.standard_normal((3000, 8)))[0]
+    well = (base @ np.diag(np.linspace(1.0, 3.0, 8))).astype(dtype)   # κ₂ = 3
+    ill = (base @ np.diag(np.logspace(0, 3, 8))).astype(dtype)        # κ₂ = 1e3: two rounds
+    singular = well.copy()
+    singular[:, 7] = singular[:, 6]                                   # Householder QR
+    grams = []
+    real_gram64 = _linalg.gram64
+    monkeypatch.setattr(_linalg, "gram64", lambda *a, **k: grams.append(1) or real_gram64(*a, **k))
+    eps = np.finfo(dtype).eps
+    for A, rounds in ((well, 1), (ill, 2)):
+        grams.clear()
+        Q, T = _linalg.cholesky_qr(A, widen=False)
+        assert len(grams) == rounds and Q.dtype == dtype and T.dtype == np.float64
+        Q64 = Q.astype(np.float64)
+        assert np.abs(Q64.T @ Q64 - np.eye(8)).max() < 50 * eps
+        assert np.allclose(np.tril(T, -1), 0)
+        # Q = A T: what lets eBCD form W_eᵀ Z as Tᵀ (Aᵀ Z) without the Q products
+        assert np.linalg.norm(A.astype(np.float64) @ T - Q64) <= 50 * eps * np.linalg.norm(Q64)
+    grams.clear()
+    assert len(_linalg.cholesky_qr(well, adaptive=False)) == 2 and len(grams) == 2
+    Q, T = _linalg.cholesky_qr(singular)
+    assert T is None and np.abs(Q.T.astype(np.float64) @ Q - np.eye(8)).max() < 50 * eps
+    Q, T = _linalg.cholesky_qr(np.full((20, 3), np.inf, dtype))
+    assert T is None and np.isnan(Q).all()
+
+
 def test_spd_inverse_and_axpby():
     from nmdcore._linalg import axpby_inplace, spd_inverse
     G = np.array([[4.0, 1.0], [1.0, 3.0]])

@@ -23,8 +23,9 @@ array is read and written once per iteration. r×r work runs with
 single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._linalg.map_row_chunks`;
 Gram matrices in float64 without m×r float64 copies, :func:`nmdcore._linalg.gram64`);
 the W least-squares step is folded into its big product, ``W = Z (Hᵀ G⁻¹)``, and the H
-step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR2 (for float32
-data its Gram products run in float32, summed in float64); the latent residual
+step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR, one round
+when the basis is well conditioned and two otherwise (for float32 data its Gram products run in
+float32, summed in float64); the latent residual
 ``‖Z − WH‖`` comes from r-sized products (``‖Z‖² − 2⟨WᵀZ, H⟩ + ⟨WᵀW, HHᵀ⟩``) unless
 cancellation would make that inaccurate, in which case the pass computes it entry
 by entry. Norms are accumulated in float64 for float32 data.
@@ -41,8 +42,8 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholqr2, gram64, inner_rows, lowrank_residual_sq,
-                       map_row_chunks, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
+from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
+                       map_row_chunks, matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -126,17 +127,15 @@ def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
 
 
-def _add_product(alpha: float, C: np.ndarray, A: np.ndarray, M: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out ← αC + A M`` for tall m×r ``C``, ``A`` and a small ``M`` (row chunks, threads).
-
-    ``out`` is C-contiguous whatever the layout of ``C``.
-    """
+def _scale_add_rows(alpha: float, C: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """``C ← αC + A`` in place for tall C-contiguous m×r ``C`` and ``A`` (row chunks, threads)."""
     def part(rows):
-        o = np.multiply(C[rows], alpha, out=out[rows])
-        o += A[rows] @ M
+        c = C[rows]
+        c *= alpha
+        c += A[rows]
 
     map_row_chunks(part, C.shape[0])
-    return out
+    return C
 
 
 def _finish(monitor, W, H, W_prev, H_prev):
@@ -229,9 +228,14 @@ def _run_bcd(problem, start, params, monitor):
 def _run_ebcd(problem, start, params, monitor):
     """Extrapolated BCD with residual-based acceptance of each step.
 
-    The code keeps the latent residual ``D = Z − WH`` instead of Z: then
-    ``Z_α = WH + αD``, ``Z_α Hᵀ = W(HHᵀ) + α DHᵀ`` and ``W_eᵀ Z_α = (W_eᵀW)H + α W_eᵀD``,
-    and for a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
+    The code keeps the latent residual ``D = Z − WH`` instead of Z: then ``Z_α = WH + αD``,
+    ``W_eᵀ Z_α = (W_eᵀW)H + α W_eᵀD``, and the basis W_e of range(Z_α Hᵀ) is taken from
+    ``B = Z_α H⁺ = W + α DH⁺`` (``H⁺ = Hᵀ(HHᵀ)⁻¹``): the same range, as ``Z_α Hᵀ = B(HHᵀ)``
+    when HHᵀ is invertible, without an m×r×r product, and better conditioned by up to
+    κ(H)². (If H has lost rank, H⁺ is the pseudo-inverse, with a SingularGramWarning, and
+    range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round ``W_e = B T`` makes it orthonormal
+    (:func:`nmdcore._linalg.cholesky_qr`), and ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no
+    product with W_e. For a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
     ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω, 0 elsewhere) and the ReLU
     residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and D_e (and U on the
     NumPy backend; the compiled kernel tests X > 0 instead); Θ_e only exists block by block.
@@ -267,20 +271,25 @@ def _run_ebcd(problem, start, params, monitor):
         return runner.map(block)
 
     m, n = problem.shape
-    DHt_t = np.empty((problem.rank, m), dt)
-    ZaHt = np.empty((m, problem.rank), dt)
-    DtW = np.empty((n, problem.rank), dt)
+    basis = np.empty((m, problem.rank), dt)
+    DtL = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            matmul_rows_t(H, D, DHt_t)  # (D Hᵀ)ᵀ, the faster GEMM layout
-            # orth(Z_α Hᵀ); float32 data: Gram products in float32 (see cholqr2), sums in float64
-            W_e = cholqr2(_add_product(alpha, DHt_t.T, W, GH.astype(dt, copy=False), ZaHt), widen=False)
-            inner_rows(D, W_e, out=DtW)
-            H_e = gram64(W_e, W, widen=False)  # W_eᵀ W (r×r)
             with serial_blas():
-                H_e = (H_e.astype(dt, copy=False) @ H) + alpha * DtW.T  # W_eᵀ Z_α
+                H_pinv = np.ascontiguousarray((spd_inverse(GH) @ _f64(H)).T, dtype=dt)  # H⁺ = Hᵀ(HHᵀ)⁻¹
+            # W_e = orth(B) = B T for B = Z_α H⁺ (one CholeskyQR round: B ≈ W is well conditioned);
+            # float32 data: Gram products in float32 (see cholesky_qr), sums in float64
+            B = _scale_add_rows(alpha, matmul_rows(D, H_pinv, out=basis), W)
+            W_e, T = cholesky_qr(B, widen=False)
+            L = W_e if T is None else B  # H_e = W_eᵀ Z_α = Tᵀ (Bᵀ Z_α) = Tᵀ ((BᵀW) H + α BᵀD)
+            inner_rows(D, L, out=DtL)
+            LtW = gram64(L, W, widen=False)
+            with serial_blas():
+                H_e = (LtW.astype(dt, copy=False) @ H) + alpha * DtL.T
+                if T is not None:
+                    H_e = T.T.astype(dt) @ H_e
             S_e_sq, rel_e_sq = evaluate(W_e, H_e, D_e)
             S_e = float(np.sqrt(S_e_sq))
             ratio = S_e / S if S > 0 else np.inf
