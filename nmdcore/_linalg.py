@@ -150,18 +150,26 @@ def cholesky_qr(A: np.ndarray, *, widen: bool = True, adaptive: bool = True) -> 
         G = gram64(Q, widen=widen)
         if not np.isfinite(G).all():
             return np.full(A.shape, np.nan, dtype=A.dtype), None
-        R_inv = _upper_inverse_factor(G, ratio)
+        # r×r work on one thread: a threaded LAPACK/BLAS call leaves OpenBLAS's threads spinning
+        # and slows the row pool's next products (run_indexed); at r = 128 by ~40 %
+        with serial_blas():
+            R_inv = _upper_inverse_factor(G, ratio)
+            if R_inv is not None:
+                R_inv = R_inv.astype(A.dtype)
+                T = R_inv.astype(np.float64) if T is None else T @ R_inv
+                done = round_ == 1 or (adaptive and _well_conditioned(G))
         if R_inv is None:
             return np.linalg.qr(A)[0], None
-        R_inv = R_inv.astype(A.dtype)
         Q = matmul_rows(Q, R_inv, out=None if Q is A else Q)
-        T = R_inv.astype(np.float64) if T is None else T @ R_inv
-        if round_ == 0 and adaptive:
-            with serial_blas():  # a threaded LAPACK call leaves OpenBLAS's threads spinning (run_indexed)
-                eigenvalues = np.linalg.eigvalsh(G)
-            if eigenvalues[-1] <= SINGLE_PASS_COND ** 2 * eigenvalues[0]:
-                break
+        if done:
+            break
     return Q, T
+
+
+def _well_conditioned(G: np.ndarray) -> bool:
+    """κ₂ of a matrix with Gram matrix ``G`` is at most :data:`SINGLE_PASS_COND`."""
+    eigenvalues = np.linalg.eigvalsh(G)
+    return bool(eigenvalues[-1] <= SINGLE_PASS_COND ** 2 * eigenvalues[0])
 
 
 def cholqr2(A: np.ndarray, *, widen: bool = True) -> np.ndarray:

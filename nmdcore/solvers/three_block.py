@@ -233,8 +233,8 @@ def _run_ebcd(problem, start, params, monitor):
     ``B = Z_α H⁺ = W + α DH⁺`` (``H⁺ = Hᵀ(HHᵀ)⁻¹``): the same range, as ``Z_α Hᵀ = B(HHᵀ)``
     when HHᵀ is invertible, without an m×r×r product, and better conditioned by up to
     κ(H)². (If H has lost rank, H⁺ is the pseudo-inverse, with a SingularGramWarning, and
-    range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round ``W_e = B T`` makes it orthonormal
-    (:func:`nmdcore._linalg.cholesky_qr`), and ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no
+    range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round
+    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._linalg.cholesky_qr`), and ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no
     product with W_e. For a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
     ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω, 0 elsewhere) and the ReLU
     residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and D_e (and U on the
