@@ -153,6 +153,18 @@ def test_planted_relu_low_rank_matrix_is_recovered(solver, planted):
     assert np.linalg.matrix_rank(res.theta, tol=1e-8 * np.abs(res.theta).max()) == 3
 
 
+def test_ebcd_keeps_working_when_its_factors_lose_rank():
+    """X of rank 2 at r = 5: from the first step on H = W_eᵀ Z has rank 2, so the basis uses
+    the pseudo-inverse of HHᵀ (with a warning), and X is still recovered with an orthonormal W."""
+    rng = np.random.default_rng(5)
+    X = rng.random((60, 2)) @ rng.random((2, 40))  # positive: every entry is observed
+    with pytest.warns(SingularGramWarning):
+        res = nmdcore.decompose(X, 5, "ebcd", init="random", random_state=1, max_iter=20, tol=0, tol_stall=0)
+    assert res.relu_error < 1e-12
+    W = res.factors["W"]
+    assert np.abs(W.T @ W - np.eye(5)).max() < 1e-12
+
+
 @pytest.mark.parametrize("solver", THREE_BLOCK)
 def test_float32_stays_float32_and_agrees_with_float64(solver, planted):
     X = planted + 0.05 * (planted > 0)  # not exactly low-rank: errors stay well above float32 noise
