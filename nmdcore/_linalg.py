@@ -96,8 +96,8 @@ def spd_inverse(G: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(G, hermitian=True)
 
 
-#: :func:`cholesky_qr` stops after one pass when κ₂(A) is at most this: its loss of
-#: orthogonality, ~κ₂(A)²·eps, is then that of the second pass of CholeskyQR2.
+#: :func:`cholesky_qr` stops after one round when κ₂(A) is at most this: its loss of
+#: orthogonality, ~κ₂(A)²·eps, is then that of the second round of CholeskyQR2.
 SINGLE_PASS_COND = 4.0
 
 
@@ -113,7 +113,8 @@ def _upper_inverse_factor(G: np.ndarray, ratio: float) -> np.ndarray | None:
     return np.triu(np.linalg.inv(C).T)
 
 
-def cholesky_qr(A: np.ndarray, *, widen: bool = True, adaptive: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def cholesky_qr(A: np.ndarray, *, widen: bool = True,
+                adaptive: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Orthonormal basis ``Q = A T`` of the columns of a tall m×r matrix (CholeskyQR).
 
     Rounds of ``Q ← Q R⁻¹`` with ``QᵀQ = RᵀR``: the Q factor of a thin QR decomposition
@@ -696,8 +697,8 @@ def matmul_rows(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> 
     """``A @ B`` for a tall m×k ``A`` and a k×q ``B``, over row chunks of ``A`` (:func:`map_row_chunks`).
 
     ``out`` (m×q) must have rows of unit stride (C order), so that each chunk is one BLAS call.
-    It may be ``A`` itself when ``B`` is square (in place: each chunk goes through a cache-sized
-    temporary).
+    It may be ``A`` itself when ``B`` is square (in place: each chunk's product goes through a
+    temporary of the chunk's size).
     """
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), np.result_type(A, B))

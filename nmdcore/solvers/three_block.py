@@ -43,7 +43,8 @@ import numpy as np
 from .. import _kernels
 from .._errors import InitError
 from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       map_row_chunks, matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
+                       map_row_chunks, matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse,
+                       sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -234,11 +235,12 @@ def _run_ebcd(problem, start, params, monitor):
     when HHᵀ is invertible, without an m×r×r product, and better conditioned by up to
     κ(H)². (If H has lost rank, H⁺ is the pseudo-inverse, with a SingularGramWarning, and
     range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round
-    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._linalg.cholesky_qr`), and ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no
-    product with W_e. For a candidate ``Θ_e`` with ``E = X − Θ_e`` the new residual is
-    ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω, 0 elsewhere) and the ReLU
-    residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and D_e (and U on the
-    NumPy backend; the compiled kernel tests X > 0 instead); Θ_e only exists block by block.
+    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._linalg.cholesky_qr`), and
+    ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no product with W_e. For a candidate ``Θ_e`` with
+    ``E = X − Θ_e`` the new residual is ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω,
+    0 elsewhere) and the ReLU residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and
+    D_e (and U on the NumPy backend; the compiled kernel tests X > 0 instead); Θ_e only
+    exists block by block.
     """
     alpha, mu = params["alpha"], params["mu"]
     alpha_max, delta_bar = params["alpha_max"], params["delta_bar"]
