@@ -43,8 +43,7 @@ import numpy as np
 from .. import _kernels
 from .._errors import InitError
 from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       map_row_chunks, matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse,
-                       sq_norm)
+                       matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -118,25 +117,19 @@ def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out_t: np.ndarray) -> 
     ``Wᵀ = (G⁻¹H) Zᵀ`` in ``out_t``, the faster GEMM layout, and W is its (Fortran-
     ordered) transpose.
     """
+    return matmul_rows_t(_pinv_t(H, G, Z.dtype), Z, out_t).T
+
+
+def _pinv_t(H: np.ndarray, G: np.ndarray, dtype) -> np.ndarray:
+    """``G⁻¹H`` (r×n, in ``dtype``) for the r×r Gram ``G = HHᵀ``: ``(H⁺)ᵀ``, the pseudo-inverse's
+    transpose (min-norm if G is singular)."""
     with serial_blas():
-        GinvH = (spd_inverse(G) @ _f64(H)).astype(Z.dtype)
-    return matmul_rows_t(GinvH, Z, out_t).T
+        return (spd_inverse(G) @ _f64(H)).astype(dtype)
 
 
 def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     """``H = G⁻¹ (Wᵀ Z)`` for the r×r Gram ``G`` (min-norm if singular)."""
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
-
-
-def _scale_add_rows(alpha: float, C: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """``C ← αC + A`` in place for tall C-contiguous m×r ``C`` and ``A`` (row chunks, threads)."""
-    def part(rows):
-        c = C[rows]
-        c *= alpha
-        c += A[rows]
-
-    map_row_chunks(part, C.shape[0])
-    return C
 
 
 def _finish(monitor, W, H, W_prev, H_prev):
@@ -279,11 +272,12 @@ def _run_ebcd(problem, start, params, monitor):
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            with serial_blas():
-                H_pinv = np.ascontiguousarray((spd_inverse(GH) @ _f64(H)).T, dtype=dt)  # H⁺ = Hᵀ(HHᵀ)⁻¹
+            H_pinv = np.ascontiguousarray(_pinv_t(H, GH, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
             # W_e = orth(B) = B T for B = Z_α H⁺ (one CholeskyQR round: B ≈ W is well conditioned);
             # float32 data: Gram products in float32 (see cholesky_qr), sums in float64
-            B = _scale_add_rows(alpha, matmul_rows(D, H_pinv, out=basis), W)
+            B = matmul_rows(D, H_pinv, out=basis)
+            with serial_blas():
+                axpby_inplace(1.0, W, alpha, B)  # B = W + α D H⁺
             W_e, T = cholesky_qr(B, widen=False)
             L = W_e if T is None else B  # H_e = W_eᵀ Z_α = Tᵀ (Bᵀ Z_α) = Tᵀ ((BᵀW) H + α BᵀD)
             inner_rows(D, L, out=DtL)
