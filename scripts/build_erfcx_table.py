@@ -14,7 +14,7 @@ What the constants are (see :mod:`nmdcore._erfcx` for how they are used):
   the degree-``DEGREE`` polynomial that interpolates g at the Chebyshev points of
   [−1, 1], computed with 50 significant digits and rounded once to double. The
   Chebyshev coefficients of g fall below 1e-17 by degree 26, and the monomial ones stay
-  below 0.52 in magnitude, so Horner's rule in double is accurate.
+  below 0.52 in magnitude, so evaluating it in double (Estrin's scheme) is accurate.
 * ``EXP_TAYLOR``: 1/k! for k = 0..13, for exp on |r| <= ln(2)/2.
 * ``LN2_HI`` + ``LN2_LO``: ln 2 split so that k * LN2_HI is exact for |k| < 2048.
 * ``POW2_HALF``: 2^(k−1) for k = 0..1024 (every entry a normal double).

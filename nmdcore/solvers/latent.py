@@ -27,8 +27,8 @@ pass (its extrapolated Z depends on an acceptance test that ends the first), and
 σ² comes from r-sized products before its pass. The elementwise work of a block is a
 compiled kernel (:mod:`nmdcore._kernels`) or the equivalent NumPy chain
 (``NMD_KERNELS=numpy``); both write identical arrays. EM's E-step evaluates ``erfcx`` on
-every zero of X, with nmdcore's own branch-free version (:mod:`nmdcore._erfcx`):
-about 3.5 ns per value on one core, where SciPy's takes about 24.
+every zero of X, with nmdcore's own branch-free version (:mod:`nmdcore._erfcx`),
+several times faster than SciPy's.
 """
 from __future__ import annotations
 
