@@ -4,8 +4,9 @@ EM's E-step evaluates erfcx once per zero of X in every iteration. SciPy's
 implementation picks one of a hundred polynomials with a ``switch``, so on such
 data each call mispredicts a branch (24 ns on an AVX-512 core, 40 ns on a Zen 1
 core). This one is branch-free and vectorizes (12 ns on the Zen 1 core), within
-2.5 ulp of the exact value on the whole real line, where SciPy's is within 4 ulp for x >= 0 and up to 255 ulp for
-x < 0 (measured against mpmath; tests/test_erfcx.py checks ours).
+2.5 ulp of the exact value on the whole real line, where SciPy's is within 4 ulp
+for x >= 0 and up to 255 ulp for x < 0 (measured against mpmath;
+tests/test_erfcx.py checks ours).
 
 How it is computed, for a = |x|:
 
