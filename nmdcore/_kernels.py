@@ -130,6 +130,9 @@ def _build(numba):
     """Compile (lazily, per dtype on first call) the block kernels below."""
     for helper in (_relu_gap, _project, _add_squared_gap) + _erfcx.JIT_HELPERS:
         numba.extending.register_jitable(inline="always")(helper)
+    # compiled on its own and inlined by LLVM, where its constant ``extrapolate`` folds away
+    # (numba's own inlining of its ``if`` trips an internal SSA warning)
+    numba.extending.register_jitable(_momentum_entry)
     kernels = types.SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
@@ -195,6 +198,9 @@ def _momentum_block(T, Z, X, T_old, exact, extrapolate, want_z_sq, keep, grow, z
     Returns (‖Z − T‖² if exact, ‖max(T, 0) − X‖², ‖Z_next‖² if want_z_sq) and sets
     ``T_old ← keep·T_old + grow·T`` (or T when not extrapolating) and
     ``Z ← keep·Z + grow·P(T_old)``.
+
+    The flags are tested once per row, outside the loops over its entries: a test inside
+    kept the compiler from vectorizing them (float32, Zen 1: 3.0 -> 1.5 ns per entry).
     """
     rows, n = T.shape
     res = np.zeros(n, np.float64)
@@ -204,20 +210,30 @@ def _momentum_block(T, Z, X, T_old, exact, extrapolate, want_z_sq, keep, grow, z
         t_row, z_row, x_row, o_row = T[i], Z[i], X[i], T_old[i]
         if exact:
             _add_squared_gap(res, z_row, t_row)
-        for j in range(n):
-            t = t_row[j]
-            x = x_row[j]
-            e = np.float64(_relu_gap(t, x, zero))
-            rel[j] += e * e
-            if extrapolate:
-                t = o_row[j] * keep + t * grow
-            o_row[j] = t
-            z = z_row[j] * keep + _project(t, x, zero) * grow
-            z_row[j] = z
-            if want_z_sq:
-                q = np.float64(z)
-                z_sq[j] += q * q
-    return res.sum(), rel.sum(), z_sq.sum()
+        if extrapolate:
+            for j in range(n):
+                _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, True, keep, grow, zero)
+        else:
+            for j in range(n):
+                _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, False, keep, grow, zero)
+    return res.sum(), rel.sum(), z_sq.sum() if want_z_sq else 0.0
+
+
+def _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, extrapolate, keep, grow, zero):
+    """Entry j of the momentum pass (inlined with a constant ``extrapolate``, so no test remains):
+    ``rel[j] += (max(t, 0) − x)²``, ``o_row[j] ← keep·o_row[j] + grow·t`` (or t), then
+    ``z_row[j] ← keep·z_row[j] + grow·P(o_row[j])`` and ``z_sq[j] += z_row[j]²`` (sums in float64)."""
+    t = t_row[j]
+    x = x_row[j]
+    e = np.float64(_relu_gap(t, x, zero))
+    rel[j] += e * e
+    if extrapolate:
+        t = o_row[j] * keep + t * grow
+    o_row[j] = t
+    z = z_row[j] * keep + _project(t, x, zero) * grow
+    z_row[j] = z
+    q = np.float64(z)
+    z_sq[j] += q * q
 
 
 def _ebcd_block(T, D, X, zero):
