@@ -38,3 +38,24 @@ POLY = np.array([
 ])
 EXP_TAYLOR = np.array([1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(14)])
 POW2_HALF = np.ldexp(1.0, np.arange(-1, 1024))
+
+DEGREE32 = 12
+LN2_HI32 = np.float32(0.693145751953125)
+LN2_LO32 = np.float32(1.428606765330187e-06)
+POLY32 = np.array([
+    0.5107913613319397,
+    0.34358033537864685,
+    0.13973604142665863,
+    0.018221398815512657,
+    -0.010755235329270363,
+    -0.003241932252421975,
+    0.0015445584431290627,
+    0.00042719568591564894,
+    -0.00032908725552260876,
+    -3.3125928894151e-05,
+    6.85666236677207e-05,
+    -1.2643131412914954e-06,
+    -8.802160664345138e-06,
+], dtype=np.float32)
+EXP_TAYLOR32 = EXP_TAYLOR[:8].astype(np.float32)
+POW2_HALF32 = np.ldexp(np.float32(1.0), np.arange(-1, 128)).astype(np.float32)

@@ -1,4 +1,5 @@
-"""nmdcore's own erfcx: accuracy against mpmath, special values, and its two implementations agreeing bit for bit."""
+"""nmdcore's own erfcx (float64 and float32): accuracy against mpmath, special values, and its
+NumPy, scalar and compiled implementations agreeing bit for bit."""
 import importlib.util
 from pathlib import Path
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 
 from nmdcore import _kernels
-from nmdcore._erfcx import erfcx, erfcx_scalar
+from nmdcore._erfcx import erfcx, erfcx32, erfcx32_scalar, erfcx_native, erfcx_scalar
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS = np.finfo(np.float64).eps
+EPS32 = float(np.finfo(np.float32).eps)
 
 
 def _exact(x: float):
@@ -19,10 +21,10 @@ def _exact(x: float):
         return mpmath.exp(v * v) * mpmath.erfc(v)
 
 
-def _ulp_errors(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _ulp_errors(x: np.ndarray, values: np.ndarray, eps: float = EPS) -> np.ndarray:
     """|value − erfcx(x)| / (eps · erfcx(x)), the exact value taken with 40 digits."""
     with mpmath.workdps(40):
-        return np.array([float(abs((mpmath.mpf(float(v)) - e) / e)) for v, e in zip(values, map(_exact, x))]) / EPS
+        return np.array([float(abs((mpmath.mpf(float(v)) - e) / e)) for v, e in zip(values, map(_exact, x))]) / eps
 
 
 def _grid() -> np.ndarray:
@@ -72,40 +74,30 @@ def test_numpy_version_equals_the_scalar_one_bit_for_bit():
     assert np.array_equal(erfcx(x).view(np.int64), expected.view(np.int64))
 
 
-@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
-def test_compiled_version_equals_the_numpy_one_bit_for_bit():
-    import numba
-    _kernels._load()  # registers the helpers of erfcx_scalar as jitable
-    compiled = numba.njit(error_model="numpy")(erfcx_scalar)
-
-    @numba.njit(error_model="numpy")
-    def apply(x, out):
-        for k in range(x.size):
-            out[k] = compiled(x[k])
-
-    x = _mixed_arguments(np.random.default_rng(5), 200_000)
+@pytest.mark.parametrize("function, dtype", [(erfcx, np.float64), (erfcx32, np.float32)])
+def test_shapes_and_out(function, dtype):
+    x = np.linspace(-5, 60, 12_000, dtype=dtype).reshape(3, 4000)  # several NumPy chunks
     out = np.empty_like(x)
-    apply(x, out)
-    assert np.array_equal(out.view(np.int64), erfcx(x).view(np.int64))
-
-
-def test_shapes_and_out():
-    x = np.linspace(-5, 60, 12_000).reshape(3, 4000)  # several NumPy chunks
-    out = np.empty_like(x)
-    assert erfcx(x, out=out) is out
-    assert np.array_equal(out, erfcx(x.ravel()).reshape(x.shape))
+    assert function(x, out=out) is out
+    assert np.array_equal(out, function(x.ravel()).reshape(x.shape))
     y = x.copy()
-    erfcx(y, out=y)
+    function(y, out=y)
     assert np.array_equal(y, out)
+    assert function(1.5).shape == () and function(1.5).dtype == dtype
+    for bad in (np.empty((3, 4000), np.int64), np.empty((4000, 3), dtype), np.empty((3, 8000), dtype)[:, ::2]):
+        with pytest.raises(ValueError, match="out must be"):
+            function(x, out=bad)
+
+
+def test_float64_version_takes_float32_arguments_and_rounds_into_float32_out():
+    x = np.linspace(-5, 60, 12_000).reshape(3, 4000)
     assert erfcx(np.float32(1.5)) == erfcx(1.5)
-    assert erfcx(1.5).shape == ()
     single = np.empty(x.shape, np.float32)
     erfcx(-x, out=single)  # down to erfcx(-60) = inf in float64 already
     with np.errstate(over="ignore"):
         assert np.array_equal(single, erfcx(-x).astype(np.float32))
-    for bad in (np.empty((3, 4000), np.int64), np.empty((4000, 3)), np.empty((3, 8000))[:, ::2]):
-        with pytest.raises(ValueError, match="out must be"):
-            erfcx(x, out=bad)
+    with pytest.raises(ValueError, match="out must be"):
+        erfcx32(np.float32(x), out=np.empty(x.shape))
 
 
 def test_table_is_what_the_build_script_writes():
@@ -113,3 +105,80 @@ def test_table_is_what_the_build_script_writes():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.table_source() == (ROOT / "nmdcore" / "_erfcx_table.py").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# float32
+
+def _grid32() -> np.ndarray:
+    rng = np.random.default_rng(11)
+    return np.concatenate([
+        rng.uniform(0, 1, 500), rng.uniform(1, 6.2, 800), rng.uniform(6.2, 50, 300), 10 ** rng.uniform(1.7, 30, 200),
+        10 ** rng.uniform(-30, 0, 200), -rng.uniform(0, 1, 600), -rng.uniform(1, 9.38, 600),
+        [2.0, 1.0, 0.5, 10.0, 1e30, -2.0, -1.0, -9.38],
+    ]).astype(np.float32)
+
+
+def test_float32_version_within_three_float32_ulp():
+    x = _grid32()
+    values = erfcx32(x)
+    assert values.dtype == np.float32
+    errors = _ulp_errors(x, values, EPS32)
+    assert errors.max() <= 3.0, x[np.argmax(errors)]
+    # nearly all of it is rounding: the median error is well below one ulp
+    assert np.median(errors) < 0.5
+
+
+@pytest.mark.parametrize("x, expected", [
+    (0.0, 1.0), (-0.0, 1.0), (np.inf, 0.0), (-np.inf, np.inf), (1e-45, 1.0), (-1e-45, 1.0), (-9.3825, np.inf),
+    (-3e38, np.inf),
+])
+def test_float32_special_values(x, expected):
+    assert erfcx32(np.float32(x)) == expected
+    with np.errstate(all="ignore"):
+        assert erfcx32_scalar(x) == expected
+
+
+def test_float32_nan_and_overflow_where_two_exp_x_squared_leaves_float32():
+    with np.errstate(all="ignore"):
+        assert np.isnan(erfcx32(np.float32(np.nan))) and np.isnan(erfcx32_scalar(np.nan))
+    # 2 exp(x²) <= FLT_MAX  <=>  |x| <= sqrt(log(FLT_MAX / 2)) = 9.38244...
+    assert np.isfinite(erfcx32(np.float32(-9.3824))) and erfcx32(np.float32(-9.38245)) == np.inf
+    assert erfcx32(np.float32(1e30)) == pytest.approx(1 / (1e30 * np.sqrt(np.pi)), rel=2 * EPS32)
+
+
+def test_float32_numpy_version_equals_the_scalar_one_bit_for_bit():
+    x = _mixed_arguments(np.random.default_rng(4), 300)
+    with np.errstate(all="ignore"):
+        x = x.astype(np.float32)  # the ±1.7e308 become ±inf
+        expected = np.array([erfcx32_scalar(v) for v in x], dtype=np.float32)
+    assert np.array_equal(erfcx32(x).view(np.int32), expected.view(np.int32))
+
+
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_native_version_equals_the_numpy_one_bit_for_bit(dtype):
+    """``erfcx_native`` as the kernels compile it: the float32 or float64 erfcx by the argument's type,
+    with 2^k built from its bits instead of the NumPy versions' table."""
+    import numba
+    _kernels._load()
+
+    @numba.njit(error_model="numpy")
+    def apply(x, out):
+        for k in range(x.size):
+            out[k] = erfcx_native(x[k])
+
+    with np.errstate(over="ignore"):
+        x = _mixed_arguments(np.random.default_rng(6), 100_000).astype(dtype)
+    out = np.empty_like(x)
+    apply(x, out)
+    expected = erfcx32(x) if dtype == np.float32 else erfcx(x)
+    assert out.dtype == dtype
+    assert np.array_equal(out.view(np.uint8), expected.view(np.uint8))
+
+
+def test_native_picks_the_precision_of_its_argument():
+    with np.errstate(all="ignore"):
+        assert erfcx_native(np.float32(0.3)) == erfcx32_scalar(0.3)
+        assert erfcx_native(0.3) == erfcx_scalar(0.3)
+    assert isinstance(erfcx_native(np.float32(0.3)), np.float32)
