@@ -128,12 +128,10 @@ def _keyed_to(fn, *modules):
 
 def _build(numba):
     """Compile (lazily, per dtype on first call) the block kernels below."""
-    for helper in (_relu_gap, _project, _add_squared_gap) + _erfcx.JIT_HELPERS:
+    helpers = (_relu_gap, _project, _add_squared_gap, _add_squared_gap_at, _momentum_step) + _erfcx.JIT_HELPERS
+    for helper in helpers:
         numba.extending.register_jitable(inline="always")(helper)
     _register_erfcx_natives(numba)
-    # compiled on its own and inlined by LLVM, where its constant ``extrapolate`` folds away
-    # (numba's own inlining of its ``if`` trips an internal SSA warning)
-    numba.extending.register_jitable(_momentum_entry)
     kernels = types.SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
@@ -241,29 +239,40 @@ def _momentum_block(T, Z, X, T_old, exact, extrapolate, want_z_sq, keep, grow, z
     z_sq = np.zeros(n, np.float64)
     for i in range(rows):
         t_row, z_row, x_row, o_row = T[i], Z[i], X[i], T_old[i]
-        if exact:
-            _add_squared_gap(res, z_row, t_row)
-        if extrapolate:
+        if exact and extrapolate:
             for j in range(n):
-                _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, True, keep, grow, zero)
+                _add_squared_gap_at(res, z_row, t_row, j)
+                _momentum_step(z_row, x_row, o_row, rel, z_sq, j, t_row[j], o_row[j] * keep + t_row[j] * grow,
+                               keep, grow, zero)
+        elif exact:
+            for j in range(n):
+                _add_squared_gap_at(res, z_row, t_row, j)
+                _momentum_step(z_row, x_row, o_row, rel, z_sq, j, t_row[j], t_row[j], keep, grow, zero)
+        elif extrapolate:
+            for j in range(n):
+                _momentum_step(z_row, x_row, o_row, rel, z_sq, j, t_row[j], o_row[j] * keep + t_row[j] * grow,
+                               keep, grow, zero)
         else:
             for j in range(n):
-                _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, False, keep, grow, zero)
+                _momentum_step(z_row, x_row, o_row, rel, z_sq, j, t_row[j], t_row[j], keep, grow, zero)
     return res.sum(), rel.sum(), z_sq.sum() if want_z_sq else 0.0
 
 
-def _momentum_entry(t_row, z_row, x_row, o_row, rel, z_sq, j, extrapolate, keep, grow, zero):
-    """Entry j of the momentum pass (inlined with a constant ``extrapolate``, so no test remains):
-    ``rel[j] += (max(t, 0) − x)²``, ``o_row[j] ← keep·o_row[j] + grow·t`` (or t), then
-    ``z_row[j] ← keep·z_row[j] + grow·P(o_row[j])`` and ``z_sq[j] += z_row[j]²`` (sums in float64)."""
-    t = t_row[j]
+def _add_squared_gap_at(acc, a, b, j):
+    """``acc[j] += (a[j] − b[j])²`` in float64 (the difference in the rows' dtype)."""
+    d = np.float64(a[j] - b[j])
+    acc[j] += d * d
+
+
+def _momentum_step(z_row, x_row, o_row, rel, z_sq, j, t, t_next, keep, grow, zero):
+    """Entry j of the momentum pass for Θ_ij = t and its extrapolation ``t_next``:
+    ``rel[j] += (max(t, 0) − x)²``, ``o_row[j] ← t_next``, ``z_row[j] ← keep·z_row[j] +
+    grow·P(t_next)`` and ``z_sq[j] += z_row[j]²`` (sums in float64)."""
     x = x_row[j]
     e = np.float64(_relu_gap(t, x, zero))
     rel[j] += e * e
-    if extrapolate:
-        t = o_row[j] * keep + t * grow
-    o_row[j] = t
-    z = z_row[j] * keep + _project(t, x, zero) * grow
+    o_row[j] = t_next
+    z = z_row[j] * keep + _project(t_next, x, zero) * grow
     z_row[j] = z
     q = np.float64(z)
     z_sq[j] += q * q
