@@ -48,6 +48,36 @@ def test_e_step_kernel_writes_what_the_numpy_chain_writes(relu_data, dtype, mome
     assert np.allclose(sums[0], sums[1], rtol=1e-12 if dtype == np.float64 else 1e-6)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("momentum", [False, True])
+def test_e_step_kernel_in_place_as_the_solvers_call_it(relu_data, dtype, momentum):
+    """EM writes the new Z over Z_prev and A-EM over Z_prev2: the kernel reads those rows before
+    it writes them, so in place it writes what the NumPy chain writes into a fresh array."""
+    X = relu_data[:300].astype(dtype)
+    rng = np.random.default_rng(2)
+    T = (rng.standard_normal(X.shape) * 3).astype(dtype)
+    prev, prev2 = (np.where(X > 0, X, -np.abs(rng.standard_normal(X.shape))).astype(dtype) for _ in range(2))
+    problem = Problem(X, 4, rng)
+    alpha = 0.6 if momentum else None
+    scratch = [np.empty_like(X) for _ in range(3)] + [np.empty(X.shape)]
+    rows = slice(0, X.shape[0])
+    expected_step = latent._EStep(problem, None, alpha)
+    expected_step.set_sigma(0.8)
+    expected = np.empty_like(X)
+    expected_sums = expected_step(rows, T, scratch, expected, prev, prev2)
+    step = latent._EStep(problem, _em_kernel(), alpha)
+    step.set_sigma(0.8)
+    if momentum:
+        out = prev2.copy()
+        sums = step(rows, T, scratch, out, prev, out)
+    else:
+        out = prev.copy()
+        sums = step(rows, T, scratch, out, out, out)
+    assert np.array_equal(out, expected)
+    assert np.allclose(sums, expected_sums, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
 def _run_both(X, solver, **kwargs):
     runs = {}
     for backend in ("numpy", "numba"):
