@@ -41,7 +41,6 @@ _INV_LN2 = 1.4426950408889634
 _SPLIT = 134217729.0               # 2^27 + 1, Veltkamp's splitting constant
 _EXP_ARG_MAX = 710.0               # exp overflows beyond 709.78; clamping here keeps 2^k in the table
 _A_MAX = 27.0                      # 2 exp(a²) overflows for a > 26.63; clamping keeps a² finite
-_TAYLOR_TOP = EXP_TAYLOR.size - 1
 _CHUNK = 4096                      # elements per NumPy chunk: its temporaries stay in cache
 
 
