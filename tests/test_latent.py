@@ -211,6 +211,23 @@ def test_randomized_tsvd_converges_to_the_exact_truncation():
     assert gaps[-1] <= 1e-10 and gaps[-1] < gaps[0]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_randomized_tsvd_basis_is_orthonormal_and_projection_is_WtA(dtype):
+    A = _gapped_matrix(np.random.default_rng(4)).astype(dtype)
+    W, H, basis, WtA = randomized_tsvd(A, 5, n_oversamples=5, n_power_iter=4, random_state=1, projection=True)
+    eps = np.finfo(dtype).eps
+    B = basis.astype(np.float64)
+    assert basis.shape == (120, 10) and np.abs(B.T @ B - np.eye(10)).max() < 50 * eps
+    assert np.array_equal(W, basis[:, :5])
+    exact = W.astype(np.float64).T @ A.astype(np.float64)
+    assert WtA.dtype == dtype and np.linalg.norm(WtA - exact) <= 50 * eps * np.linalg.norm(exact)
+    # H = Σ_r V_rᵀ: its rows are orthogonal, with norms the leading singular values, descending
+    s = np.linalg.svd(A.astype(np.float64), compute_uv=False)[:5]
+    HHt = H.astype(np.float64) @ H.astype(np.float64).T
+    assert np.allclose(np.sqrt(np.diag(HHt)), s, rtol=50 * eps)
+    assert np.abs(HHt - np.diag(np.diag(HHt))).max() <= 50 * eps * s[0] ** 2
+
+
 def test_randomized_tsvd_is_reproducible():
     rng = np.random.default_rng(1)
     A = rng.standard_normal((60, 40))

@@ -325,6 +325,32 @@ def test_cholesky_qr_takes_one_round_only_on_a_well_conditioned_matrix(dtype, mo
     assert T is None and np.isnan(Q).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cholqr2_deferred_returns_the_second_factor_unapplied(dtype):
+    """Q T is orthonormal and spans A (what randomized_tsvd's folded rotation relies on); a
+    rank-deficient A falls back to Householder (T = I), a non-finite one gives NaN."""
+    from nmdcore._linalg import cholqr2_deferred
+    rng = np.random.default_rng(3)
+    U, V = (np.linalg.qr(rng.standard_normal(shape))[0] for shape in ((2000, 7), (7, 7)))
+    A = ((U * np.logspace(0, 2, 7)) @ V.T).astype(dtype)  # κ₂ = 1e2, columns mixed
+    singular = A.copy()
+    singular[:, 6] = singular[:, 5]
+    eps = np.finfo(dtype).eps
+    for M, householder in ((A, False), (singular, True)):
+        Q, T = cholqr2_deferred(M, widen=False)
+        assert Q.dtype == dtype and Q.shape == M.shape and T.dtype == np.float64
+        assert np.allclose(np.tril(T, -1), 0) and np.array_equal(T, np.eye(7)) == householder
+        S = Q.astype(np.float64) @ T
+        assert np.abs(S.T @ S - np.eye(7)).max() < 50 * eps
+        if not householder:
+            # at this conditioning one round is not enough: Q alone misses the tolerance Q T meets
+            assert np.abs(Q.T.astype(np.float64) @ Q - np.eye(7)).max() > 50 * eps
+            M64 = M.astype(np.float64)
+            assert np.linalg.norm(S @ (S.T @ M64) - M64) <= 1e3 * eps * np.linalg.norm(M64)
+    Q, T = cholqr2_deferred(np.full((20, 3), np.inf, dtype))
+    assert np.isnan(Q).all() and np.array_equal(T, np.eye(3))
+
+
 def test_spd_inverse_and_axpby():
     from nmdcore._linalg import axpby_inplace, spd_inverse
     G = np.array([[4.0, 1.0], [1.0, 3.0]])
