@@ -124,7 +124,7 @@ def _latent_randomized(m, n, r, params):
              Gemm("W", "H"))
     return IterationWork(ops, gemms,
                          f"warm-started subspace iteration on l = {width} columns, {q} power step(s) "
-                         "(Zᵀ S, Z P) + Rayleigh–Ritz Sᵀ Z + Θ = W H; QR and the l×n SVD not counted")
+                         "(Zᵀ S, Z P) + Rayleigh–Ritz Sᵀ Z + Θ = W H; CholeskyQR, the small QR and the l×l eigensolver not counted")
 
 
 def _latent(m, n, r, params):
