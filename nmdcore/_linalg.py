@@ -145,26 +145,34 @@ def cholesky_qr(A: np.ndarray, *, widen: bool = True,
         Upper triangular with ``Q = A T`` up to rounding (the product of the rounds' ``R⁻¹``,
         as applied in A's dtype); None when Q came from Householder QR or is NaN.
     """
-    ratio = float(np.sqrt(np.finfo(A.dtype).eps))
     Q, T = A, None
     for round_ in range(2):
-        G = gram64(Q, widen=widen)
-        if not np.isfinite(G).all():
+        G, R_inv = _cholesky_round(Q, widen)
+        if G is None:
             return np.full(A.shape, np.nan, dtype=A.dtype), None
-        # r×r work on one thread: a threaded LAPACK/BLAS call leaves OpenBLAS's threads spinning
-        # and slows the row pool's next products (run_indexed); at r = 128 by ~40 %
-        with serial_blas():
-            R_inv = _upper_inverse_factor(G, ratio)
-            if R_inv is not None:
-                R_inv = R_inv.astype(A.dtype)
-                T = R_inv.astype(np.float64) if T is None else T @ R_inv
-                done = round_ == 1 or (adaptive and _well_conditioned(G))
         if R_inv is None:
             return np.linalg.qr(A)[0], None
+        with serial_blas():
+            R_inv = R_inv.astype(A.dtype)
+            T = R_inv.astype(np.float64) if T is None else T @ R_inv
+            done = round_ == 1 or (adaptive and _well_conditioned(G))
         Q = matmul_rows(Q, R_inv, out=None if Q is A else Q)
         if done:
             break
     return Q, T
+
+
+def _cholesky_round(Q: np.ndarray, widen: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(G, R⁻¹)`` of one CholeskyQR round: Q's Gram matrix ``G = RᵀR`` (float64) and the upper
+    triangular ``R⁻¹`` (float64); R⁻¹ is None where the Cholesky route fails or is unsafe, and
+    both are None when G is not finite."""
+    G = gram64(Q, widen=widen)
+    if not np.isfinite(G).all():
+        return None, None
+    # r×r work on one thread: a threaded LAPACK/BLAS call leaves OpenBLAS's threads spinning
+    # and slows the row pool's next products (run_indexed); at r = 128 by ~40 %
+    with serial_blas():
+        return G, _upper_inverse_factor(G, float(np.sqrt(np.finfo(Q.dtype).eps)))
 
 
 def _well_conditioned(G: np.ndarray) -> bool:
@@ -318,14 +326,11 @@ def cholqr2_deferred(A: np.ndarray, *, widen: bool = True) -> tuple[np.ndarray, 
         round's ``R₂⁻¹``); the identity when Q came from Householder QR (the fallback of
         :func:`cholesky_qr` for a matrix too ill-conditioned for the Cholesky route).
     """
-    ratio = float(np.sqrt(np.finfo(A.dtype).eps))
     Q = A
     for round_ in range(2):
-        G = gram64(Q, widen=widen)
-        if not np.isfinite(G).all():
+        G, R_inv = _cholesky_round(Q, widen)
+        if G is None:
             return np.full(A.shape, np.nan, dtype=A.dtype), np.eye(A.shape[1])
-        with serial_blas():  # r×r work on one thread (see cholesky_qr)
-            R_inv = _upper_inverse_factor(G, ratio)
         if R_inv is None:
             return np.linalg.qr(A)[0], np.eye(A.shape[1])
         if round_ == 1:
