@@ -400,7 +400,7 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
     basis : ndarray, shape (m, l)
         Orthonormal block to pass back as ``basis`` on the next call.
     WtA : ndarray, shape (rank, n)
-        ``Wᵀ A``, only with ``projection=True``.
+        ``Wᵀ A``, only with ``projection=True``: the array H itself (U_rᵀ Sᵀ A is both).
 
     Raises
     ------
@@ -437,8 +437,8 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         rotation = np.ascontiguousarray(T @ U, dtype=A.dtype)
     rotated = matmul_rows(Q, rotation)  # S U: same span as S, ordered by σ
     W = np.ascontiguousarray(rotated[:, :rank])
-    # Wᵀ A = U_rᵀ Sᵀ A is H itself
-    return (W, H, rotated, H.copy()) if projection else (W, H, rotated)
+    # Wᵀ A = U_rᵀ Sᵀ A is H itself (as in tsvd_gram for m <= n)
+    return (W, H, rotated, H) if projection else (W, H, rotated)
 
 
 #: :func:`lowrank_residual_sq` trusts its formula only while ‖Z − WH‖² is at least this fraction

@@ -381,8 +381,9 @@ class _EStep:
     With γ = Θ/σ and ρ = φ(γ)/Φ(−γ) = √(2/π)/erfcx(γ/√2): the mean is Θ − σρ, written
     ``(ρ − γ)·(−σ)``, and the variance σ²(1 − ρ(ρ − γ)); A-EM adds α(Z_prev − Z_prev2).
     erfcx runs in the data's precision (float32 data: :func:`nmdcore._erfcx.erfcx32`,
-    float32 arithmetic, within 3 float32 ulp of the exact value). The compiled kernel and the NumPy chain below do the same operations in the
-    same order with scalars of the data's dtype, so they write identical Z.
+    float32 arithmetic, within 3 float32 ulp of the exact value). The compiled kernel and
+    the NumPy chain below do the same operations in the same order with scalars of the
+    data's dtype, so they write identical Z.
     """
 
     def __init__(self, problem, kernel, alpha):
