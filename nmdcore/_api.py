@@ -36,7 +36,8 @@ class Result:
         Iterations performed.
     stop_reason : str
         ``"tol"``, ``"stall"``, ``"max_iter"``, ``"time_limit"``, ``"callback"``,
-        ``"diverged"``, or ``"exact"`` for one-shot baselines.
+        ``"interrupted"`` (``stop_event`` was set), ``"diverged"``, or ``"exact"`` for
+        one-shot baselines.
     solver, rank, params
         The solver key, the rank and the resolved hyperparameters.
     relu_error : float
@@ -81,8 +82,8 @@ def _check_number(name, value, *, integer=False, low=None, allow_none=False):
 
 
 def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=None,
-              tol=None, tol_stall=None, random_state=None, callback=None, dtype=None,
-              **hyperparams) -> Result:
+              tol=None, tol_stall=None, random_state=None, callback=None, stop_event=None,
+              dtype=None, **hyperparams) -> Result:
     r"""Find a rank-``rank`` matrix Θ with max(0, Θ) ≈ X.
 
     Parameters
@@ -111,6 +112,11 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     callback : callable or None
         ``callback(progress)`` with a :class:`nmdcore.Progress` at the start and after
         every iteration; returning ``True`` stops the run (stop_reason ``"callback"``).
+    stop_event : threading.Event or None
+        Any object with an ``is_set()`` method. Once it is set, the run stops at the
+        next check -- after every iteration, and inside the iterations of solvers
+        whose single iteration is long -- and returns its latest point with
+        stop_reason ``"interrupted"``. Lets another thread stop a run.
     dtype : float32, float64 or None
         Working precision; None keeps float32 input as float32, else float64.
     **hyperparams
@@ -144,11 +150,14 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     tol_stall = spec.tol_stall if tol_stall is None else _check_number("tol_stall", tol_stall)
     if callback is not None and not callable(callback):
         raise HyperparameterError(f"callback must be callable, got {type(callback).__name__}")
+    if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
+        raise HyperparameterError(
+            f"stop_event must have an is_set() method (e.g. threading.Event), got {type(stop_event).__name__}")
     check_init(init, spec)
     problem = Problem(A, r, np.random.default_rng(random_state))
     start = spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,
-                      callback=callback, extras=spec.extras)
+                      callback=callback, extras=spec.extras, stop_event=stop_event)
     theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing
         monitor.stop_reason = "max_iter"

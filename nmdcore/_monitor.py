@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "diverged")
+STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "interrupted", "diverged")
 
 #: A ReLU error above this (Θ's positive part a million times larger than X) counts as
 #: divergence, like a non-finite value: NMD-TM from a random start grows without bound but stays
@@ -55,12 +55,13 @@ class Monitor:
     """
 
     def __init__(self, *, max_iter: int, tol: float, tol_stall: float,
-                 time_limit: float | None, callback: Callable | None, extras=()):
+                 time_limit: float | None, callback: Callable | None, extras=(), stop_event=None):
         self.max_iter = int(max_iter)
         self.tol = float(tol)
         self.tol_stall = float(tol_stall)
         self.time_limit = math.inf if time_limit is None else float(time_limit)
         self.callback = callback
+        self.stop_event = stop_event
         self.history = {"objective": [], "relu_error": [], "time": []}
         for name in extras:
             self.history[name] = []
@@ -74,6 +75,16 @@ class Monitor:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0
+
+    def stop_requested(self) -> bool:
+        """True once the caller's ``stop_event`` is set.
+
+        Checked by :meth:`record` after every iteration; a solver whose single
+        iteration is long also calls it inside the iteration, and when it answers
+        True records its current (partial-iteration) point and returns it. Cheap:
+        one attribute test, or one ``is_set()`` call.
+        """
+        return self.stop_event is not None and self.stop_event.is_set()
 
     def record(self, objective: float, relu_error: float, **extras) -> bool:
         """Store one entry; return True when the solver must stop."""
@@ -95,6 +106,9 @@ class Monitor:
             if self.callback(progress) is True:
                 self.stop_reason = "callback"
                 return True
+        if self.stop_requested():
+            self.stop_reason = "interrupted"
+            return True
         if k == 0:
             if self.max_iter == 0:
                 self.stop_reason = "max_iter"

@@ -110,6 +110,11 @@ class SolverSpec:
         True when ``rank == min(m, n)`` is allowed (TSVD).
     extras : tuple of str
         Names of additional per-iteration history entries (e.g. ``"alpha"``).
+    description : str
+        Technical notes on the implementation (for the documentation).
+    summary : str
+        Two plain-language sentences for users: what the solver does and when to
+        pick it.
     run : callable
         ``run(problem, start, params, monitor) -> (theta, factors)``.
     prepare_start : callable
@@ -134,6 +139,7 @@ class SolverSpec:
     max_rank_inclusive: bool = False
     extras: tuple = ()
     description: str = ""
+    summary: str = ""
 
     def defaults(self) -> dict:
         """Default value of every hyperparameter."""

@@ -153,3 +153,31 @@ def test_monitor_treats_a_huge_relu_error_as_divergence():
     assert monitor.record(1.0, 10 * DIVERGENCE_LIMIT)
     assert monitor.stop_reason == "diverged" and monitor.iteration == 1
     assert monitor.arrays()["relu_error"].tolist() == [0.5, DIVERGENCE_LIMIT]
+
+
+class _SetAfter:
+    """A stop event that reports itself set from its ``calls``-th check on."""
+
+    def __init__(self, calls):
+        self.calls, self.checked = calls, 0
+
+    def is_set(self):
+        self.checked += 1
+        return self.checked >= self.calls
+
+
+@pytest.mark.parametrize("solver", ["ebcd", "naive", "cd"])
+def test_stop_event_ends_the_run_and_keeps_its_point(X, solver):
+    import threading
+    event = threading.Event()
+    event.set()
+    res = nmdcore.decompose(X, 5, solver=solver, max_iter=50, stop_event=event, random_state=0)
+    assert res.stop_reason == "interrupted"
+    assert np.isfinite(res.theta).all() and len(res.history["relu_error"]) == res.n_iter + 1
+    late = nmdcore.decompose(X, 5, solver=solver, max_iter=50, stop_event=_SetAfter(4), random_state=0)
+    assert late.stop_reason == "interrupted" and 1 <= late.n_iter <= 50
+
+
+def test_stop_event_must_have_is_set(X):
+    with pytest.raises(HyperparameterError, match="stop_event"):
+        nmdcore.decompose(X, 5, stop_event=True)
