@@ -25,9 +25,9 @@ cards = {
     "pages/1_Learn.py": "The idea on a 5×5 example, TSVD versus ReLU-NMD as the rank moves, the three models.",
     "pages/2_Explore.py": "Pick data and a solver, watch the error fall live, look at the reconstructions.",
     "pages/3_Compare.py": "Several solvers on the same data, start and time budget; random-start bands.",
-    "pages/4_Compress.py": "Compress the NMF basis of a face set (seed 001 §III-C).",
-    "pages/5_Symmetric.py": "Symmetric ReLU-NMD of similarity graphs (seed 002).",
-    "pages/6_Factorization_dynamics.py": "Gradient descent on ½‖UVᵀ − Σ‖² from a small random start (seed 003).",
+    "pages/4_Compress.py": "Compress the NMF basis of a face set (Wang, Cui & Han 2024, §III-C).",
+    "pages/5_Symmetric.py": "Symmetric ReLU-NMD of similarity graphs (Wang et al. 2025).",
+    "pages/6_Factorization_dynamics.py": "Gradient descent on ½‖UVᵀ − Σ‖² from a small random start (Ye & Du 2021).",
 }
 labels = {path: (label, icon) for path, label, icon in layout.PAGES}
 cols = st.columns(3)

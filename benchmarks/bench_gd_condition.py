@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.bench_gd_condition`` (or ``python benchmarks/bench_gd_condition.py``).
 
-Seed 003 (Ye and Du, NeurIPS 2021) proves that gradient descent on ½‖U Vᵀ − Σ‖_F² from a small
+Ye & Du (2021), "Global convergence of gradient descent for asymmetric low-rank matrix
+factorization" (NeurIPS 2021), proves that gradient descent on ½‖U Vᵀ − Σ‖_F² from a small
 random start reaches the global minimum of an exactly rank-d Σ in a number of iterations
 polynomial in κ = σ₁(Σ)/σ_d(Σ). This script measures that number for ``nmdcore``'s ``gd``
 solver (default step η = 0.2/σ₁, init_scale 1e-3): Σ = P diag(s) Qᵀ with random orthonormal

@@ -1,7 +1,7 @@
-"""Seed 002 tables for the symmetric solvers: ``python -m benchmarks.bench_symmetric [--quick]``.
+"""The symmetric solvers' tables of Wang et al. (2025): ``python -m benchmarks.bench_symmetric [--quick]``.
 
 Table 1 (synthetic): the relative ReLU error ‖M − max(0, Θ)‖_F/‖M‖_F of every symmetric solver
-and TSVD on matrices of seed 002 eq. (11) (``nmdcore.synthetic.symmetric_relu``), for several
+and TSVD on matrices of Wang et al. (2025), eq. (11) (``nmdcore.synthetic.symmetric_relu``), for several
 sparsity levels (threshold) × ranks r.
 
 Table 3 (real data): the same errors on normalised self-tuning kNN similarity graphs
@@ -11,7 +11,7 @@ Yale B, the PIE subset, Yale), with r = the number of classes; absent sets are s
 Every iterative solver runs until ``--max-iter`` iterations or ``--time-limit`` seconds
 (stall and tolerance rules off, as in the paper's runs); NSMD starts from the eigen start
 (``init="tsvd"``), SymANLS/SymHALS from their reference start U0 = V0 ~ U(0, 1) (seed 0).
-The CSV also holds ½‖M − max(0, Θ)‖_F²/‖M‖_F² (``half_sq_error``): seed 002's Table 3 values
+The CSV also holds ½‖M − max(0, Θ)‖_F²/‖M‖_F² (``half_sq_error``): the paper's Table 3 values
 match this quantity (the error SymANLS/SymHALS record), not the relative error itself. For
 SymNMF it also holds ‖M − UUᵀ‖_F/‖M‖_F (the symmetric factor alone).
 Results: ``benchmarks/results/symmetric_table1.csv`` and ``symmetric_table3.csv`` (+ a JSON
@@ -60,7 +60,7 @@ IMAGE_SETS = (
     ("Yale", "yale_32x32.npz", 15),
 )
 
-#: Seed 002's published numbers (Table 3: relative error; COIL20/COIL100/TDT2 are not shipped here).
+#: Wang et al. (2025)'s published numbers (Table 3: relative error; COIL20/COIL100/TDT2 are not shipped here).
 PAPER_TABLE3 = {
     "ORL": {"sym_anls": 0.21, "sym_hals": 0.21, "nsmd_apb": 0.17, "nsmd_aapb": 0.16},
     "YaleB": {"sym_anls": 0.41, "sym_hals": 0.41, "nsmd_apb": 0.37, "nsmd_aapb": 0.36},
@@ -157,7 +157,7 @@ def write(rows: list[dict], name: str, env: dict, settings: dict) -> Path:
 
 
 def print_table(rows: list[dict], column_of) -> None:
-    """Solvers as rows, settings as columns: relu_error (½·relu_error²) [seed 002 value, when known]."""
+    """Solvers as rows, settings as columns: relu_error (½·relu_error²) [published value, when known]."""
     columns = list(dict.fromkeys(column_of(r) for r in rows))
     solvers = list(dict.fromkeys(r["solver"] for r in rows))
     cell = {(r["solver"], column_of(r)): r for r in rows}

@@ -1,6 +1,6 @@
 """What one iteration of each solver must compute, and the time floor that work implies.
 
-This module is the one table of per-iteration work (ALGORITHMS.md §16). A solver's
+This module is the one table of per-iteration work. A solver's
 *bound* is the median time of the GEMMs its iteration must do, measured with
 ``np.matmul`` on the same shapes and dtype in the same run, plus one pass over the
 m×n data (``np.copyto`` into a buffer). Each GEMM is timed in both layouts (``A @ B``
@@ -149,11 +149,11 @@ WORK_BY_FAMILY = {
     "factorization": _factorization,
 }
 
-#: Dense m×n arrays of a straightforward NumPy implementation (ALGORITHMS.md §16).
+#: Dense m×n arrays of a straightforward NumPy implementation.
 STRAIGHTFORWARD_ARRAYS = {"naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
                           "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3}
 
-#: Issue 6 target: at most this many dense m×n arrays held (plus the index sets of X).
+#: Memory goal: at most this many dense m×n arrays held (plus the index sets of X).
 ARRAY_TARGETS = {"ebcd": 3, "nmd_3b": 3}
 
 
@@ -164,7 +164,7 @@ def iteration_work(spec, params: dict, m: int, n: int, r: int) -> IterationWork 
 
 
 def target_ratio(spec, params: dict, r: int) -> float | None:
-    """Issue 6 target for (iteration time) / (bound), or None where it sets none."""
+    """The speed goal for (iteration time) / (bound), or None where it sets none."""
     if spec.family == "three_block" and r in (32, 64):
         return 1.2
     if spec.family == "latent" and params.get("tsvd") == "randomized":

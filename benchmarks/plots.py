@@ -109,5 +109,5 @@ def plot_convergence(records, path: Path) -> Path | None:
 
 
 def plot_memory(records, path: Path) -> Path | None:
-    """Peak and held m×n arrays per solver next to the straightforward count of ALGORITHMS.md §16."""
+    """Peak and held m×n arrays per solver next to the straightforward count of a straightforward implementation."""
     return _figure(records, PROBLEM_PANEL, _memory_panel, path)

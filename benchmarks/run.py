@@ -39,7 +39,7 @@ PRESETS = {
                        shape=(10000, 784)),
     },
     "quick": {
-        # only the solvers issue 6 sets a speed target for (three-block, latent with randomized TSVD)
+        # only the solvers with a speed goal (three-block, latent with randomized TSVD)
         "speed": dict(data=["synthetic"], ranks=[32], dtypes=["float64", "float32"], max_iter=6, warmup=2,
                       min_timed_s=0.5, repeats=3, budget=20.0, start="tsvd", targets_only=True),
         "convergence": dict(data=["mnist10k"], ranks=[16], dtypes=["float64"], time_limit=3.0, max_iter=100000,

@@ -30,7 +30,7 @@ def relu_error(X: np.ndarray, theta: np.ndarray, norm_X: float, work: np.ndarray
 def tsvd_exact(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
     """Rank-``rank`` truncated SVD through the Gram matrix of the smaller side.
 
-    Follows the reference codes' ``utils/tsvd`` (ALGORITHMS.md §4): the ``rank``
+    Follows the reference codes' ``utils/tsvd``: the ``rank``
     largest eigenpairs of ``Z Zᵀ`` (m ≤ n) or ``Zᵀ Z`` (m > n), the other side
     recovered by one product.
 
@@ -68,7 +68,7 @@ def spd_inverse(G: np.ndarray) -> np.ndarray:
     Uses a Cholesky factorisation. When ``G`` is numerically singular the
     pseudo-inverse is returned instead, which turns ``Z Hᵀ G⁻¹`` into the
     minimum-norm least-squares solution, and a :class:`SingularGramWarning` is
-    issued (ALGORITHMS.md §1). A non-finite ``G`` (a diverging iteration) gives
+    issued. A non-finite ``G`` (a diverging iteration) gives
     an all-NaN matrix, without a warning, so that the caller's objective becomes
     non-finite and the run ends as "diverged".
 
@@ -259,7 +259,7 @@ def tsvd_gram(Z: np.ndarray, rank: int, *, projection: bool = False) -> tuple[np
     """Rank-``rank`` truncated SVD through the Gram matrix, computing only the top eigenpairs.
 
     The same construction as :func:`tsvd_exact` (the reference codes'
-    ``utils/tsvd``, ALGORITHMS.md §4) with :func:`top_eigh` in place of a full
+    ``utils/tsvd``) with :func:`top_eigh` in place of a full
     eigendecomposition; it reproduces the reference traces to their tolerance.
     The products with ``Z`` run over row chunks with single-threaded BLAS
     (:func:`run_indexed` says why).

@@ -50,7 +50,7 @@ class Monitor:
     every iteration; when it returns True the solver returns its current
     iterate, or -- if :attr:`stop_reason` is ``"diverged"`` (a non-finite value,
     or a ReLU error above :data:`DIVERGENCE_LIMIT`, which is not recorded) --
-    its previous one, the last recorded. The stopping rules follow the reference codes (ALGORITHMS.md §2),
+    its previous one, the last recorded. The stopping rules follow the reference codes (docs/solvers.md),
     evaluated on the recorded objective.
     """
 

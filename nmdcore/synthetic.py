@@ -43,7 +43,7 @@ def _check_fraction(name: str, value, *, low_open: bool = False, high_open: bool
 
 
 def relu_lowrank(m, n, r, noise=0.0, sparsity=None, random_state=None, return_factors=False):
-    """Sparse nonnegative matrix ``X = max(0, W H)`` with ``W``, ``H`` Gaussian (seed 000 style).
+    """Sparse nonnegative matrix ``X = max(0, W H)`` with ``W``, ``H`` Gaussian (the synthetic data of Gillis, Porcelli & Seraghiti 2025).
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def relu_lowrank(m, n, r, noise=0.0, sparsity=None, random_state=None, return_fa
 
 
 def symmetric_relu(n, r, threshold=0.1, random_state=None):
-    """Sparse nonnegative symmetric matrix of seed 002, eq. (11).
+    """Sparse nonnegative symmetric matrix of Wang et al. (2025), eq. (11).
 
     ``U ~ N(0, 1)`` of size n×r, ``S = U Uᵀ`` and ``M = max(0, S − threshold·max(S))``.
 
@@ -234,7 +234,7 @@ def satellite_like(height=256, width=256, random_state=None):
 
 
 def relu_example_5x5():
-    """The 5×5 example of seed 001 (Example 1): ``M = max(0, X)`` with ``rank(X) = 2``.
+    """The 5×5 example of Wang, Cui & Han (2024), Example 1: ``M = max(0, X)`` with ``rank(X) = 2``.
 
     Returns
     -------

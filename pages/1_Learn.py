@@ -13,7 +13,7 @@ seed = layout.seed()
 
 # ---------------------------------------------------------------- 1. the 5×5 example
 st.header("1 · A 5×5 matrix of rank 5 that is max(0, Θ) with rank Θ = 2")
-st.markdown("Example 1 of Wang, Cui and Han (seed 001). Edit the two factors of Θ = A·B below: "
+st.markdown("Example 1 of Wang, Cui & Han (2024). Edit the two factors of Θ = A·B below: "
             "M = max(0, Θ) follows, and so do the ranks.")
 M0, theta0 = synthetic.relu_example_5x5()
 A0 = np.array([[-2.0, -1.0], [2.0, -1.0], [2.0, 1.0], [1.0, -2.0], [-2.0, 1.0]])

@@ -1,4 +1,4 @@
-"""Compress: the sparse NMF basis of a face set compressed by TSVD and by ReLU-NMD (seed 001 §III-C)."""
+"""Compress: the sparse NMF basis of a face set compressed by TSVD and by ReLU-NMD (Wang, Cui & Han 2024, §III-C)."""
 import numpy as np
 import streamlit as st
 
@@ -9,7 +9,7 @@ from ui.results import tsvd_baseline
 from ui.state import persistent
 
 layout.page("Compress", "An NMF of the faces, M ≈ U V with U ≥ 0 sparse, has a basis U of full rank. "
-                        "ReLU-NMD stores it as rank-r factors far better than a truncated SVD (seed 001, §III-C).")
+                        "ReLU-NMD stores it as rank-r factors far better than a truncated SVD (Wang, Cui & Han 2024, §III-C).")
 seed = layout.seed()
 
 solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
@@ -25,7 +25,7 @@ c1, c2, c3 = st.columns([2, 1, 1])
 source = persistent(c1.selectbox, "compress_source", "olivetti" if offline.get("olivetti") else "mnist5k",
                     "Images whose NMF basis is compressed", options=sources, format_func=names.get)
 nmf_rank = int(persistent(c2.number_input, "compress_nmf_rank", 100, "NMF rank k", min_value=10, max_value=200,
-                          step=10, help="Columns of the basis U (seed 001 uses 100 for ORL)."))
+                          step=10, help="Columns of the basis U (Wang, Cui & Han use 100 for ORL)."))
 sweeps = int(persistent(c3.number_input, "compress_sweeps", 300, "NMF sweeps", min_value=1, max_value=1000,
                         step=50, help="Iterations of the NMF that builds U (it stops earlier once converged)."))
 
@@ -115,7 +115,7 @@ cols[0].metric("NMF error, eq. (10), original U", f"{e_orig:.4f}")
 cols[1].metric("eq. (10), U from TSVD", f"{e_tsvd:.4f}")
 cols[2].metric(f"eq. (10), U from {spec.label}", f"{e_nmd:.4f}")
 
-st.subheader("Basis images (as in seed 001, Fig. 7)")
+st.subheader("Basis images (as in Wang, Cui & Han 2024, Fig. 7)")
 count = int(persistent(st.slider, "compress_count", 10, "Basis images shown", min_value=1, max_value=min(20, k)))
 rows = []
 for arr in (U, U_tsvd, U_nmd):

@@ -1,4 +1,4 @@
-"""Symmetric: ReLU-NMD of a symmetric matrix, M ≈ max(0, U Uᵀ) (seed 002), against SymNMF and TSVD."""
+"""Symmetric: ReLU-NMD of a symmetric matrix, M ≈ max(0, U Uᵀ) (Wang et al. 2025), against SymNMF and TSVD."""
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -9,7 +9,7 @@ from ui import controls, figures, layout, live
 from ui import data as uidata
 from ui.state import persistent
 
-layout.page("Symmetric", "A sparse symmetric M (a similarity graph, or seed 002's synthetic matrix) approximated "
+layout.page("Symmetric", "A sparse symmetric M (a similarity graph, or the synthetic matrix of Wang et al. 2025) approximated "
                          "by max(0, U Uᵀ): NSMD-APB/AAPB against SymANLS/SymHALS and TSVD.")
 seed = layout.seed()
 
@@ -18,7 +18,7 @@ if not keys:
     layout.say_missing("The symmetric solver family (NSMD-APB/AAPB, SymANLS, SymHALS)")
     st.stop()
 
-SYNTHETIC, GRAPH = "Synthetic (seed 002, eq. 11)", "kNN similarity graph of an image set"
+SYNTHETIC, GRAPH = "Synthetic (Wang et al. 2025, eq. 11)", "kNN similarity graph of an image set"
 source = persistent(st.radio, "sym_source", SYNTHETIC, "Matrix", options=[SYNTHETIC, GRAPH], horizontal=True)
 c1, c2, c3 = st.columns(3)
 if source == SYNTHETIC:

@@ -1,4 +1,4 @@
-"""Factorization dynamics: gradient descent on ½‖UVᵀ − Σ‖² from a small random start (seed 003)."""
+"""Factorization dynamics: gradient descent on ½‖UVᵀ − Σ‖² from a small random start (Ye & Du 2021)."""
 import numpy as np
 import streamlit as st
 
@@ -7,7 +7,7 @@ from ui import controls, figures, layout, live
 from ui.state import persistent
 
 layout.page("Factorization dynamics",
-            "Ye & Du (seed 003): plain gradient descent on ½‖UVᵀ − Σ‖² from a small random start finds the global "
+            "Ye & Du (2021): plain gradient descent on ½‖UVᵀ − Σ‖² from a small random start finds the global "
             "minimum. Watch the loss plateau and drop, the singular values of U and V grow one by one, and "
             "U and V stay balanced.")
 seed = layout.seed()

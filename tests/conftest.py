@@ -1,4 +1,4 @@
-"""Shared fixtures: where the steering repo's shared/ folder is, and skips when it is absent."""
+"""Shared fixtures: where the optional shared/ folder beside the checkout is, and skips when it is absent."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ SHARED_DATASETS = SHARED / "datasets"
 def require_shared(path: Path) -> Path:
     """Return ``path`` or skip the calling test with a clear reason when it is absent."""
     if not path.exists():
-        pytest.skip(f"{path} is absent (the steering repo's shared/ folder is not beside this checkout)")
+        pytest.skip(f"{path} is absent (the optional shared/ folder is not beside this checkout)")
     return path
 
 

@@ -1,4 +1,4 @@
-"""AppTest stories of the Compress page (seed 001 §III-C), on a small, quickly computed NMF basis."""
+"""AppTest stories of the Compress page (Wang, Cui & Han 2024, §III-C), on a small, quickly computed NMF basis."""
 from __future__ import annotations
 
 

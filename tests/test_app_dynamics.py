@@ -1,4 +1,4 @@
-"""AppTest stories of the Factorization dynamics page (seed 003)."""
+"""AppTest stories of the Factorization dynamics page (Ye & Du 2021)."""
 from __future__ import annotations
 
 import numpy as np

@@ -88,7 +88,7 @@ def test_relu_losses_fit_a_planted_relu_matrix(loss):
     assert h["relu_error"][-1] < 0.5 * h["relu_error"][0]
     if loss == "relu":
         assert np.array_equal(h["objective"], h["relu_error"])
-    else:  # latent residual ‖Θ − P(Θ)‖ ≥ relu error (ALGORITHMS.md §1)
+    else:  # latent residual ‖Θ − P(Θ)‖ ≥ relu error
         assert np.all(h["objective"] >= h["relu_error"] - 1e-12)
 
 

@@ -118,7 +118,7 @@ def test_em_solvers_agree_on_both_backends(relu_data, solver, dtype):
 
 @pytest.mark.parametrize("solver", ["naive", "a_nmd", "em", "a_em"])
 def test_fused_pass_matches_plain_numpy_iteration(relu_data, solver):
-    """One iteration from a start, against the formulas of ALGORITHMS.md §5–7 written in plain NumPy."""
+    """One iteration from a start, against the solvers' formulas (docs/solvers.md) written in plain NumPy."""
     X = relu_data
     r = 6
     theta0 = nmdcore.decompose(X, r, "tsvd").theta

@@ -136,7 +136,7 @@ def test_bregman_step_is_the_model_minimiser(lam, L):
 
 
 def test_kernel_dominates_the_smooth_part():
-    # L-smad with L = 1: f(U) ≤ f(Y) + ⟨∇f(Y), U − Y⟩ + D_h(U, Y) for any U, Y (ALGORITHMS.md §14.4)
+    # L-smad with L = 1: f(U) ≤ f(Y) + ⟨∇f(Y), U − Y⟩ + D_h(U, Y) for any U, Y
     rng = np.random.default_rng(7)
     W = symmetric_relu(9, 3, threshold=0.2, random_state=8)
     lam = 1e-3
@@ -169,7 +169,7 @@ def test_nsmd_objective_is_the_model_value(M):
 
 
 def test_nsmd_matches_the_documented_sym40_run():
-    # ALGORITHMS.md §14: on sym40 (r = 4) from the eigen start, after 100 iterations
+    # on sym40 (r = 4) from the eigen start, after 100 iterations
     # the ReLU error is 0.212 (APB) and 0.174 (AAPB)
     d = np.load(require_shared(REFERENCE_TRACES / "sym40_tsvd.npz"))
     for key, expected in (("nsmd_apb", 0.212), ("nsmd_aapb", 0.174)):

@@ -113,7 +113,7 @@ def test_history_relu_error_is_that_of_theta(solver):
     assert res.history["relu_error"][-1] == pytest.approx(res.relu_error, rel=1e-12)
     assert res.factors["W"].shape == (50, 6) and res.factors["H"].shape == (6, 70)
     assert np.allclose(res.factors["W"] @ res.factors["H"], res.theta, rtol=0, atol=1e-12 * np.abs(res.theta).max())
-    if solver != "nmd_tm":  # latent residual of P(Θ) bounds the ReLU error (ALGORITHMS.md §1)
+    if solver != "nmd_tm":  # latent residual of P(Θ) bounds the ReLU error
         assert res.history["relu_error"][0] <= res.history["objective"][0] + 1e-15
 
 

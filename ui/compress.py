@@ -37,7 +37,7 @@ def nmf_basis(source: str, rank: int, sweeps: int, progress=None):
 
 
 def compressed_nmf_error(M: np.ndarray, U_hat: np.ndarray) -> float:
-    """Eq. (10) of seed 001: ``min_{V ≥ 0} ‖M − Û V‖_F / ‖M‖_F`` with ``Û = max(0, U_approx)``.
+    """Eq. (10) of Wang, Cui & Han (2024): ``min_{V ≥ 0} ‖M − Û V‖_F / ‖M‖_F`` with ``Û = max(0, U_approx)``.
 
     Every column of V is an exact nonnegative least-squares solution, computed on the
     k×k Cholesky factor of ``ÛᵀÛ`` (k = columns of Û) instead of the m-row system. Above

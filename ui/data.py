@@ -14,7 +14,7 @@ import nmdcore
 #: Preferred default datasets, best first: offline, image-like, quick to solve.
 DEFAULT_DATASETS = ("mnist5k", "mnist_5k", "orl_faces_32x32", "orl32", "orl")
 
-#: m×n arrays a solver keeps alive at once (ALGORITHMS.md §16), by family then key.
+#: m×n arrays a solver keeps alive at once, by family then key.
 ARRAYS_PER_SOLVER = {
     "tsvd": 2, "naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
     "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3, "nsmd_apb": 3, "nsmd_aapb": 3,

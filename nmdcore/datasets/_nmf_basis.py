@@ -1,4 +1,4 @@
-"""The sparse NMF basis of seed 001 §III-C: ``M ≈ U V`` with ``U ≥ 0`` sparse, computed once and cached."""
+"""The sparse NMF basis of Wang, Cui & Han (2024), §III-C: ``M ≈ U V`` with ``U ≥ 0`` sparse, computed once and cached."""
 from __future__ import annotations
 
 import hashlib

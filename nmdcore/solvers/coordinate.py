@@ -6,7 +6,7 @@ Minimises
 
 one entry of W or H at a time, each time exactly: with the other entries fixed,
 f restricted to one entry is a piecewise quadratic of one variable whose global
-minimiser is found by sorting its breakpoints (ALGORITHMS.md §12).
+minimiser is found by sorting its breakpoints.
 """
 from __future__ import annotations
 

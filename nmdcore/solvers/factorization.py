@@ -6,7 +6,7 @@ With ``loss="lra"`` it runs the iteration analysed by Ye and Du (NeurIPS 2021) f
 
 simultaneous updates ``R = U Vᵀ − Σ``, ``U ← U − η R V``, ``V ← V − η Rᵀ U`` from
 ``U0, V0 ~ N(0, σ0²)``: global convergence at a polynomial rate for exactly rank-r Σ.
-The ReLU variants use the same update with another residual R (ALGORITHMS.md §13),
+The ReLU variants use the same update with another residual R,
 without a guarantee.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-r"""Latent-model solvers: Naive-NMD, A-NMD, EM-NMD and A-EM (ALGORITHMS.md §5–7).
+r"""Latent-model solvers: Naive-NMD, A-NMD, EM-NMD and A-EM.
 
 All four alternate between a latent matrix Z with max(0, Z) = X (or its
 Gaussian posterior mean) and the rank-r truncation Θ = T_r(Z):
@@ -9,14 +9,14 @@ Gaussian posterior mean) and the rank-r truncation Θ = T_r(Z):
     \qquad F(X) = \{Z : \max(0, Z) = X\}.
 
 They follow the reference MATLAB codes step by step (the golden traces in
-``shared/reference`` check it). Every solver takes ``tsvd``: ``"exact"`` (the
+``tests/data`` check it). Every solver takes ``tsvd``: ``"exact"`` (the
 Gram eigendecomposition of the reference codes, :func:`nmdcore._linalg.tsvd_gram`)
 or ``"randomized"`` (warm-started randomized subspace iteration,
 :func:`nmdcore._linalg.randomized_tsvd`, seeded by ``random_state``), the fast
 option for large matrices. Returned factors are ``{"W", "H"}`` of the last
 truncation, ``W`` with orthonormal columns and ``H = Σ_r V_rᵀ``.
 
-Performance (DESIGN.md "Performance shape"): Θ = W H is never held as an m×n
+Performance (docs/performance.md): Θ = W H is never held as an m×n
 array during the iterations. After each truncation one fused pass over row blocks
 (:class:`_Sweep`, on nmdcore's row pool with single-threaded BLAS) forms Θ block by
 block, takes its errors and writes the next latent matrix -- the projection (Naive,

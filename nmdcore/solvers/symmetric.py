@@ -1,6 +1,6 @@
 """Symmetric solvers: NSMD-APB / NSMD-AAPB (ReLU-NSMD) and the SymNMF baselines SymANLS / SymHALS.
 
-ReLU-NSMD (seed 002, ALGORITHMS.md §14) approximates a symmetric nonnegative M by
+ReLU-NSMD (Wang et al. 2025, arXiv:2503.16846) approximates a symmetric nonnegative M by
 max(0, U Uᵀ) through the model
 
     min_{U, W}  ½‖W − U Uᵀ‖_F² + (λ/2)‖U‖_F²   s.t.  max(0, W) = M,
@@ -9,7 +9,7 @@ alternating an exact W-step (the projection onto {max(0, W) = M}) with one
 Bregman proximal-gradient step on U whose kernel
 h(U) = (a/4)‖U‖_F⁴ + (b/2)‖U‖_F² makes the step a closed form.
 
-SymNMF-penalty (ALGORITHMS.md §15, Zhu et al. 2018) solves
+SymNMF-penalty (Zhu et al. 2018) solves
 
     min_{U, V ≥ 0}  ½‖M − U Vᵀ‖_F² + (λ/2)‖U − V‖_F²
 
@@ -32,7 +32,7 @@ from .._linalg import relu_error, serial_blas, sq_norm
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import start_array
 
-#: Quartic coefficient of the NSMD kernel h(U) = (a/4)‖U‖⁴ + (b/2)‖U‖² (ALGORITHMS.md §14.4).
+#: Quartic coefficient of the NSMD kernel h(U) = (a/4)‖U‖⁴ + (b/2)‖U‖².
 KERNEL_QUARTIC = 6.0
 #: Descent margin of the AAPB extrapolation safeguard (§14.6).
 SAFEGUARD_MARGIN = 0.99
@@ -135,7 +135,7 @@ def bregman_step(Y: np.ndarray, W: np.ndarray, lam: float, L: float, b: float,
     """Closed-form NSMD U-step: the minimiser of ⟨∇f(Y), U − Y⟩ + L·D_h(U, Y).
 
     Its optimality condition ∇h(U) = P with ``P = ∇h(Y) − ∇f(Y)/L`` gives
-    ``U = t·P`` where t > 0 solves ``a‖P‖²t³ + b·t − 1 = 0`` (ALGORITHMS.md §14.5).
+    ``U = t·P`` where t > 0 solves ``a‖P‖²t³ + b·t − 1 = 0``.
     """
     P = nsmd_gradient(Y, W, lam)
     P *= -1.0 / L
@@ -412,7 +412,7 @@ _SYMNMF_LAM = Hyperparameter(
 _NSMD_OBJECTIVE = ("Φ/‖M‖_F² with Φ = ½‖W − UUᵀ‖_F² + (λ/2)‖U‖_F² and W = P_M(UUᵀ) "
                    "(the NSMD model objective at its best W)")
 _SYMNMF_OBJECTIVE = "½‖M − UVᵀ‖_F²/‖M‖_F² (as the reference code records it)"
-_NSMD_PAPER = "Wang 2025, arXiv:2503.16846 (seed 002); closed form derived (ALGORITHMS.md §14)"
+_NSMD_PAPER = "Wang et al. (2025), arXiv:2503.16846; the step's closed form derived in docs/solvers.md"
 _SYMNMF_PAPER = "Zhu, Li, Liu, Li, NeurIPS 2018 (Dropping symmetry for fast SymNMF)"
 
 

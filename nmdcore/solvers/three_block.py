@@ -1,6 +1,6 @@
 r"""Three-block solvers of 3B-RMD: BCD-NMD, eBCD-NMD, 3B-NMD and NMD-TM.
 
-They work on the three-block model (ALGORITHMS.md §1.1, §8–11)
+They work on the three-block model
 
 .. math::
 
@@ -11,7 +11,7 @@ They work on the three-block model (ALGORITHMS.md §1.1, §8–11)
 and reproduce the reference MATLAB codes iteration by iteration. Every solver
 returns ``theta = W @ H`` (never an extrapolated matrix) and ``factors = {"W", "H"}``.
 
-Performance (DESIGN.md "Performance shape"): an iteration is two m×n×r products
+Performance (docs/performance.md): an iteration is two m×n×r products
 with the latent matrix (``Zᵀ W`` rather than ``Wᵀ Z``, the faster layout) and one fused
 pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`). All of it runs on
 nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._linalg.run_indexed` says
