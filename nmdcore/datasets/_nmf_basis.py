@@ -117,8 +117,8 @@ def cached_basis(source: str, M_loader, rank: int, *, max_iter: int = 300, rando
             _report(progress, 1.0, f"NMF basis read from the cache {path}")
             info["cache"] = str(path)
             return U, V, info
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file: compute again and overwrite it
+        except Exception:  # noqa: BLE001 - truncated, empty or foreign file: treat it as absent
+            pass  # compute again; the new file replaces it below
     M = M_loader()
     if not 1 <= rank < min(M.shape):
         raise DatasetError(f"rank must be between 1 and {min(M.shape) - 1} for the {source} data, got {rank}")

@@ -18,6 +18,28 @@ from ._dataset import REPAIRS, Dataset, finish_matrix
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".tif", ".tiff", ".gif"}
 MATRIX_EXTENSIONS = {".npy", ".npz", ".csv", ".txt", ".mtx"}
+#: The only Pillow decoders an upload may reach, whatever its name or content says (PPM
+#: covers PGM, PBM and PNM). Pillow picks a decoder by content, and some of the others hand the
+#: bytes to outside programs (EPS runs Ghostscript) or parse little-tested formats.
+IMAGE_FORMATS = ("PNG", "JPEG", "PPM", "BMP", "TIFF", "GIF")
+#: Signatures of formats that are refused, so that the refusal can name what the file really is.
+_KNOWN_SIGNATURES = (
+    (b"%!PS", "PostScript/EPS"), (b"\xc5\xd0\xd3\xc6", "EPS (DOS binary)"), (b"%PDF", "PDF"),
+    (b"8BPS", "Photoshop PSD"), (b"\x00\x00\x01\x00", "Windows ICO"), (b"\x00\x00\x02\x00", "Windows CUR"),
+    (b"icns", "Apple ICNS"), (b"DDS ", "DirectDraw DDS"), (b"qoif", "QOI"), (b"gimp xcf", "GIMP XCF"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"), (b"\xff\x4f\xff\x51", "JPEG 2000 codestream"),
+    (b"\xd7\xcd\xc6\x9a", "Windows WMF"), (b"SIMPLE  =", "FITS"),
+    (b"\x89HDF", "HDF5"), (b"\x0a\x05\x01", "PCX"), (b"\x59\xa6\x6a\x95", "Sun raster"),
+    (b"#define", "X bitmap XBM"), (b"/* XPM */", "X pixmap XPM"), (b"\x01\xda", "SGI"),
+    (b"BLP1", "Blizzard BLP"), (b"BLP2", "Blizzard BLP"), (b"PK\x03\x04", "zip archive"),
+    (b"\x93NUMPY", "NumPy .npy"),
+)
+#: Inflating a zip member stops when it exceeds its declared size, and a member whose declared
+#: size is more than this many times its compressed size is refused unopened. Deflate cannot
+#: compress better than about 1032:1, so honest deflated members always pass.
+MAX_ZIP_RATIO = 1100
+#: Bytes read from a zip member at a time: zipfile inflates at most this much per call.
+_ZIP_CHUNK = 1 << 20
 
 #: Defaults of the limits of :func:`from_files` (all configurable per call).
 MAX_FILES = 5000
@@ -27,6 +49,10 @@ MAX_BYTES = 512 * 2**20           # bytes of all files, after unzipping
 
 class _Skip(Exception):
     """This one file cannot be used; the message is the reason shown to the user."""
+
+
+class _NotAnImage(_Skip):
+    """The file is in none of the image formats read here."""
 
 
 def _extension(filename: str) -> str:
@@ -52,7 +78,7 @@ def _decode_image(data: bytes, max_pixels: int, budget: int) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # notes on damaged tags: the result decides
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise _Skip(f"refused: {w}x{h} pixels exceed the limit of {max_pixels}")
@@ -73,7 +99,11 @@ def _decode_image(data: bytes, max_pixels: int, budget: int) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _Skip(f"refused as a possible decompression bomb ({_one_line(exc)})") from None
     except UnidentifiedImageError:
-        raise _Skip("not an image that can be read (unknown or corrupt format)") from None
+        real = _sniff_format(data)
+        if real:
+            raise _NotAnImage(f"is in the {real} format, not one of the image formats read here "
+                        "(PNG, JPEG, PGM/PPM/PBM, BMP, TIFF, GIF)") from None
+        raise _NotAnImage("not an image that can be read (unknown or corrupt format)") from None
     except Exception as exc:  # untrusted bytes: any decoder failure means this file only is unusable
         raise _Skip(f"corrupt or truncated image ({_one_line(exc)})") from None
     if arr.ndim != 2:
@@ -81,6 +111,22 @@ def _decode_image(data: bytes, max_pixels: int, budget: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise _Skip("image has NaN or infinite pixels")
     return arr
+
+
+def _sniff_format(data: bytes) -> str | None:
+    """Name of the format of ``data`` when it is a known one that is not read here, else None."""
+    head = data[:16]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp":
+        return "HEIF/AVIF"
+    text = data[:256].lstrip().lower()
+    if text.startswith(b"<?xml") or text.startswith(b"<svg"):
+        return "SVG/XML"
+    for signature, name in _KNOWN_SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return None
 
 
 def _resize(image: np.ndarray, shape: tuple) -> np.ndarray:
@@ -104,13 +150,76 @@ def _number_or_none(cell: str):
 
 
 def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
-    """CSV / whitespace text -> array, naming the row and column of any bad cell (1-based)."""
+    """CSV / whitespace text -> array, naming the row and column of any bad cell (1-based).
+
+    Cells are separated by commas, semicolons, tabs or spaces; blank lines and lines starting
+    with ``#`` are ignored, and a first line without any number is a header. A regular file
+    with one separator is parsed by NumPy; anything else (or any problem) goes through the
+    line-by-line reader, which says where the problem is.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DatasetError("is not UTF-8 text") from None
+    lines = text.splitlines()
+    first = _first_data_line(lines)
+    if first is None:
+        raise ShapeError("holds no numbers")
+    _check_decimal_comma(*first)
+    fast = _parse_regular_text(text, lines, first[0], max_entries)
+    return fast if fast is not None else _parse_text_lines(lines, max_entries)
+
+
+def _first_data_line(lines: list) -> tuple | None:
+    """(index, stripped text) of the first line that is neither blank nor a comment."""
+    for index, line in enumerate(lines):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return index, line
+    return None
+
+
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+
+
+def _check_decimal_comma(index: int, line: str) -> None:
+    """Refuse a file whose cells use decimal commas (``1,5;2,5``), which would read as more numbers."""
+    for separator in (";", "\t", None):  # None: runs of whitespace
+        cells = [c.strip() for c in line.split(separator)]
+        if len(cells) > 1 and any(_DECIMAL_COMMA.match(c) for c in cells):
+            example = next(c for c in cells if _DECIMAL_COMMA.match(c))
+            raise DatasetError(f"uses decimal commas ({example[:20]!r} at row {index + 1}); "
+                               "save it with decimal points")
+
+
+def _parse_regular_text(text: str, lines: list, first: int, max_entries: int) -> np.ndarray | None:
+    """The matrix of a file with one separator and finite numbers in every cell, else None."""
+    head = lines[first].strip()
+    header = all(_number_or_none(cell) is None for cell in _SPLIT.split(head) if cell)
+    width_line = _first_data_line(lines[first + 1:]) if header else (first, head)
+    if width_line is None:
+        return None
+    sample = width_line[1]
+    delimiter = next((d for d in (",", ";", "\t") if d in sample), None)
+    width = len(sample.split(delimiter))
+    if width * max(len(lines) - first, 1) > max_entries:
+        return None  # may be over the limit: the line reader stops as soon as it is
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            A = np.loadtxt(io.StringIO(text), delimiter=delimiter, comments="#", ndmin=2,
+                           skiprows=first + 1 if header else 0, dtype=np.float64)
+    except ValueError:
+        return None
+    data_lines = sum(1 for line in lines if (t := line.strip()) and not t.startswith("#")) - header
+    if A.shape[0] != data_lines or A.size > max_entries or not np.isfinite(A).all():
+        return None
+    return A
+
+
+def _parse_text_lines(lines: list, max_entries: int) -> np.ndarray:
     rows, width, header_seen = [], None, False
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(lines, start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -137,9 +246,10 @@ def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
 
 
 def _check_declared_size(shape, max_entries: int) -> None:
-    size = math.prod(int(s) for s in shape)  # Python ints: no overflow on absurd headers
-    if size > max_entries:
-        raise ShapeError(f"has shape {tuple(shape)}: more than {max_entries} entries (the limit)")
+    shape = tuple(int(s) for s in shape)  # Python ints: no overflow on absurd headers, plain in messages
+    if math.prod(shape) > max_entries:
+        shown = "x".join(str(s) for s in shape)
+        raise ShapeError(f"has shape {shown}: more than {max_entries} entries (the limit)")
 
 
 def _dense_from_sparse(A, max_entries: int) -> np.ndarray:
@@ -331,6 +441,52 @@ def _check_limit(name: str, value) -> int:
     return int(value)
 
 
+def _unsafe_member_name(filename: str) -> str | None:
+    """Why a zip member's name is refused (absolute, drive letter, '..' or backslashes), else None.
+
+    Members are never written to disk, but a name that climbs out of the archive is a sign of
+    a hostile archive, and a Windows path would not split into folders here.
+    """
+    if "\\" in filename:
+        return "refused: the name holds backslashes (a Windows path)"
+    if filename.startswith("/") or re.match(r"^[A-Za-z]:", filename):
+        return "refused: an absolute path"
+    if ".." in filename.split("/"):
+        return "refused: the name climbs out of the archive ('..')"
+    return None
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The bytes of one zip member, inflating no more than its declared size allows.
+
+    Raises _Skip, before or while inflating, when the member declares more than
+    :data:`MAX_ZIP_RATIO` times its compressed size or holds more than it declares.
+    """
+    declared = info.file_size
+    if declared > MAX_ZIP_RATIO * max(info.compress_size, 1):
+        raise _Skip(f"refused: declares {declared} bytes from {info.compress_size} compressed "
+                    f"(more than {MAX_ZIP_RATIO}:1)")
+    parts, size = [], 0
+    try:
+        with archive.open(info) as fh:
+            # zipfile stops at the declared size but inflates whatever one read asks for before
+            # cutting it there: bounded reads keep the work to the declared size
+            while size <= declared:
+                chunk = fh.read(min(_ZIP_CHUNK, declared - size + 1))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):  # the stream goes on past, or differs from, what the header declares
+            raise _Skip(f"refused: its content does not match its declared size of {declared} bytes "
+                        "and its checksum") from None
+        raise
+    if size > declared:
+        raise _Skip(f"refused: holds more than the {declared} bytes it declares")
+    return b"".join(parts)
+
+
 def _expand(files, max_files: int, max_bytes: int, skipped: list) -> list:
     """Unzip archives; apply the file-count and byte limits; return (name, bytes) to try."""
     items, total = [], 0
@@ -351,25 +507,34 @@ def _expand(files, max_files: int, max_bytes: int, skipped: list) -> list:
             continue
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                for info in archive.infolist():
+                members = archive.infolist()
+                for index, info in enumerate(members):
                     member = f"{name}/{info.filename}"
-                    base = os.path.basename(info.filename.rstrip("/"))
-                    if info.is_dir() or base.startswith(".") or info.filename.startswith("__MACOSX/"):
+                    if info.is_dir() or info.filename.startswith("__MACOSX/"):
                         continue
-                    if _extension(base) == ".zip":
+                    unsafe = _unsafe_member_name(info.filename)
+                    if unsafe:
+                        skipped.append((member, unsafe))
+                        continue
+                    if posixpath.basename(info.filename).startswith("."):
+                        continue
+                    if _extension(info.filename) == ".zip":
                         skipped.append((member, "archives inside archives are not opened"))
                         continue
                     if info.file_size > max_bytes - total:
                         skipped.append((member, f"unpacks to {info.file_size} bytes, over the limit"))
                         continue
                     try:
-                        with archive.open(info) as fh:
-                            content = fh.read(max_bytes - total + 1)
+                        content = _inflate(archive, info)
+                    except _Skip as why:  # a member that lies about its size: trust nothing after it
+                        skipped.append((member, str(why)))
+                        for rest in members[index + 1:]:
+                            if not rest.is_dir():
+                                skipped.append((f"{name}/{rest.filename}",
+                                                f"not opened: {info.filename} lies about its size"))
+                        break
                     except Exception as exc:  # bad CRC, broken deflate stream, encrypted member...
                         skipped.append((member, f"cannot be unpacked ({_one_line(exc)})"))
-                        continue
-                    if len(content) > max_bytes - total:
-                        skipped.append((member, "unpacks to more bytes than the limit"))
                         continue
                     take(member, content)
         except Exception as exc:  # untrusted archive: whatever breaks, only this file is lost
@@ -482,7 +647,7 @@ def _image_upload(items, skipped, image_shape, repair, max_entries, dtype) -> Da
             images.append((name, image))
         except _Skip as why:
             reason = str(why)
-            if ext not in IMAGE_EXTENSIONS and reason.startswith("not an image"):
+            if ext not in IMAGE_EXTENSIONS and isinstance(why, _NotAnImage):
                 reason = f"unsupported file type {ext or '(no extension)'}"
             skipped.append((name, reason))
     if not images:
