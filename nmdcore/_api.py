@@ -11,6 +11,7 @@ from ._errors import HyperparameterError, UnknownSolverError
 from ._linalg import relu_error
 from ._monitor import Monitor
 from ._problem import Problem
+from ._scaling import scale_data, scale_exponent, scale_start, unscale
 from ._starts import check_init
 from ._validation import check_matrix, check_rank
 from .registry import SOLVERS
@@ -42,6 +43,12 @@ class Result:
         The solver key, the rank and the resolved hyperparameters.
     relu_error : float
         ‖X − max(0, Θ)‖_F/‖X‖_F of the returned ``theta``.
+    data_scale : float
+        1.0, unless the largest entry of X was outside the safe range of its dtype (about
+        1e±77 for float64, 2e-10 to 4e9 for float32): then the solver ran on X / data_scale (a
+        power of two, so exact), ``theta`` and ``factors`` are scaled back, and ``history``
+        holds the run on X / data_scale -- ``relu_error`` is the same for both, the objective
+        is that of the scaled problem.
     """
 
     theta: np.ndarray
@@ -53,6 +60,7 @@ class Result:
     rank: int
     params: dict = field(default_factory=dict)
     relu_error: float = math.nan
+    data_scale: float = 1.0
 
     def __repr__(self) -> str:
         m, n = self.theta.shape
@@ -76,7 +84,9 @@ def _check_number(name, value, *, integer=False, low=None, allow_none=False):
         kind = "an integer" if integer else "a number"
         raise HyperparameterError(f"{name} must be {kind}, got {value!r}")
     value = int(value) if integer else float(value)
-    if math.isnan(value) or (low is not None and value < low):
+    if math.isnan(value):
+        raise HyperparameterError(f"{name} must be a number, got nan")
+    if low is not None and value < low:
         raise HyperparameterError(f"{name} must be >= {low}, got {value!r}")
     return value
 
@@ -154,13 +164,22 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         raise HyperparameterError(
             f"stop_event must have an is_set() method (e.g. threading.Event), got {type(stop_event).__name__}")
     check_init(init, spec)
-    problem = Problem(A, r, np.random.default_rng(random_state))
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError):
+        raise HyperparameterError(
+            f"random_state must be a nonnegative integer, a numpy Generator or None, got {random_state!r}") from None
+    k = scale_exponent(A)
+    init = scale_start(init, k, A.dtype)
+    problem = Problem(scale_data(A, k), r, rng)
     start = spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,
                       callback=callback, extras=spec.extras, stop_event=stop_event)
     theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing
         monitor.stop_reason = "max_iter"
+    error = float(relu_error(problem.X, theta, problem.norm_X))
+    theta, factors = unscale(theta, factors, k)
     return Result(
         theta=theta,
         factors=factors,
@@ -170,5 +189,6 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         solver=spec.key,
         rank=r,
         params=params,
-        relu_error=float(relu_error(problem.X, theta, problem.norm_X)),
+        relu_error=error,
+        data_scale=2.0 ** k,
     )
