@@ -25,7 +25,7 @@ IMAGE_FORMATS = ("PNG", "JPEG", "PPM", "BMP", "TIFF", "GIF")
 #: Signatures of formats that are refused, so that the refusal can name what the file really is.
 _KNOWN_SIGNATURES = (
     (b"%!PS", "PostScript/EPS"), (b"\xc5\xd0\xd3\xc6", "EPS (DOS binary)"), (b"%PDF", "PDF"),
-    (b"8BPS", "Photoshop PSD"), (b"\x00\x00\x01\x00", "Windows ICO"), (b"\x00\x00\x02\x00", "Windows CUR"),
+    (b"8BPS", "Photoshop PSD"),
     (b"icns", "Apple ICNS"), (b"DDS ", "DirectDraw DDS"), (b"qoif", "QOI"), (b"gimp xcf", "GIMP XCF"),
     (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"), (b"\xff\x4f\xff\x51", "JPEG 2000 codestream"),
     (b"\xd7\xcd\xc6\x9a", "Windows WMF"), (b"SIMPLE  =", "FITS"),
@@ -120,6 +120,10 @@ def _sniff_format(data: bytes) -> str | None:
         return "WebP"
     if head[4:8] == b"ftyp":
         return "HEIF/AVIF"
+    if data[-18:] == b"TRUEVISION-XFILE.\x00":
+        return "Truevision TGA"
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and head[4:6] != b"\x00\x00":
+        return "Windows ICO/CUR"  # reserved 0, type 1 or 2, at least one image
     text = data[:256].lstrip().lower()
     if text.startswith(b"<?xml") or text.startswith(b"<svg"):
         return "SVG/XML"
