@@ -8,6 +8,7 @@ from nmdcore import synthetic
 from ui import controls, figures, layout, live
 from ui import data as uidata
 from ui.state import persistent
+from ui.text import escape_markdown
 
 layout.page("Symmetric", "A sparse symmetric M (a similarity graph, or the synthetic matrix of Wang et al. 2025) approximated "
                          "by max(0, U Uᵀ): NSMD-APB/AAPB against SymANLS/SymHALS and TSVD.")
@@ -50,7 +51,7 @@ else:
     M = graph(images.key, len(pick), images.X[:, pick])
     labels = None if images.labels is None else np.asarray(images.labels)[pick]
     title = f"self-tuning kNN graph of {len(pick)} images of {images.title}"
-st.caption(f"{title}: {M.shape[0]}×{M.shape[1]}, {1 - np.count_nonzero(M) / M.size:.0%} zeros.")
+st.caption(f"{escape_markdown(title)}: {M.shape[0]}×{M.shape[1]}, {1 - np.count_nonzero(M) / M.size:.0%} zeros.")
 data = uidata.from_array(M, "symmetric", title)
 
 left, right = st.columns([1, 2])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -144,20 +145,90 @@ def load_named(name: str, **options) -> Data:
     return _as_data(module.load(name, **options), titles.get(name) or name, from_catalogue=True)
 
 
-@st.cache_resource(show_spinner="Reading your files…", max_entries=8)
-def _load_files(key: str, _files: tuple) -> Data:
+#: Server memory for uploaded matrices, all sessions together; each session keeps only its latest
+#: upload, released when the session ends or uploads again.
+UPLOAD_MEMORY_TOTAL_MB = 1024
+
+
+class _UploadLedger:
+    """Bytes of the uploaded matrices the sessions hold, against :data:`UPLOAD_MEMORY_TOTAL_MB`."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held: dict[int, int] = {}
+
+    def reserve(self, data: "Data") -> None:
+        need = data.X.nbytes
+        with self._lock:
+            held = sum(self._held.values())
+            if held + need > UPLOAD_MEMORY_TOTAL_MB * 2**20:
+                raise nmdcore.DatasetError(
+                    f"the server holds {held / 2**20:,.0f} MB of uploads from other sessions and this one needs "
+                    f"{need / 2**20:,.0f} MB more (limit {UPLOAD_MEMORY_TOTAL_MB:,} MB); try again later")
+            self._held[id(data)] = need
+
+    def release(self, data) -> None:
+        with self._lock:
+            self._held.pop(id(data), None)
+
+    @property
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(self._held.values())
+
+
+UPLOADS = _UploadLedger()
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A failed upload, cached like a success so that reruns do not read the files again."""
+
+    kind: type
+    message: str
+
+    @classmethod
+    def of(cls, exc: Exception) -> "_Refusal":
+        return cls(type(exc), str(exc))
+
+
+def _release_upload(entry) -> None:
+    if isinstance(entry, Data):
+        UPLOADS.release(entry)
+
+
+@st.cache_resource(show_spinner="Reading your files…", scope="session", max_entries=1, on_release=_release_upload)
+def _load_files(key: str, repair: str | None, _files: tuple) -> "Data | _Refusal":
     module = _datasets_module()
     if module is None:
-        raise nmdcore.DatasetError("uploads need nmdcore.datasets, which is not part of the engine yet")
-    ds = module.from_files(list(_files))
+        return _Refusal(nmdcore.DatasetError, "uploads need nmdcore.datasets, which is not part of the engine yet")
+    try:
+        ds = module.from_files(list(_files), repair=repair)
+    except nmdcore.NMDError as exc:
+        return _Refusal.of(exc)
     names = ", ".join(n for n, _ in _files[:3]) + (" …" if len(_files) > 3 else "")
-    return _as_data(ds, f"Upload: {names}")
+    data = _as_data(ds, f"Upload: {names}")
+    UPLOADS.reserve(data)  # raises (not cached) while other sessions hold too much
+    return data
 
 
-def load_files(files) -> Data:
-    """Turn uploaded ``(filename, bytes)`` pairs into :class:`Data`, cached by content."""
+def load_files(files, repair: str | None = None) -> Data:
+    """Turn uploaded ``(filename, bytes)`` pairs into :class:`Data`, cached per session by content.
+
+    A session keeps its latest upload only, failed ones included (a rerun does not read the
+    files again to fail again); uploads of all sessions together stay under
+    :data:`UPLOAD_MEMORY_TOTAL_MB`.
+
+    Raises
+    ------
+    nmdcore.NMDError
+        When the files cannot be used or the server holds too many uploads.
+    """
     files = tuple((str(name), bytes(data)) for name, data in files)
-    return _load_files(bytes_key(files), files)
+    out = _load_files(bytes_key(files), repair, files)
+    if isinstance(out, _Refusal):
+        raise out.kind(out.message)
+    return out
 
 
 def from_array(X: np.ndarray, name: str, title: str, image_shape=None) -> Data:

@@ -9,7 +9,8 @@ import streamlit as st
 import nmdcore
 
 from . import data as uidata
-from .state import persistent
+from . import text
+from .state import kept, persistent
 
 #: (file, label, icon) of every page, in menu order. The files use Streamlit's
 #: ``pages/`` convention; the built-in menu is hidden (.streamlit/config.toml) and
@@ -92,7 +93,7 @@ def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     try:
         return uidata.load_named(choice)
     except nmdcore.NMDError as exc:
-        st.error(f"{exc}")
+        st.error(text.escape_markdown(exc))
         return None
 
 
@@ -104,27 +105,42 @@ def chosen_data(kinds: tuple | None = None) -> uidata.Data:
     m, n = data.X.shape
     what = (f"{n} images of {data.image_shape[0]}×{data.image_shape[1]} px" if data.is_images else "matrix")
     zeros = 1.0 - np.count_nonzero(data.X) / data.X.size
-    st.caption(f"**{data.title}** — X is {m}×{n} ({what}), {zeros:.0%} zeros, {data.X.dtype}.")
+    st.caption(f"**{text.escape_markdown(data.title)}** — X is {m}×{n} ({what}), {zeros:.0%} zeros, {data.X.dtype}.")
     return data
+
+
+#: Choices of the control that repairs negative entries of an upload (None: refuse them).
+REPAIR_LABELS = {None: "refuse", "clip": "clip at zero", "shift": "shift by the minimum", "abs": "absolute value"}
 
 
 def _upload_box() -> uidata.Data | None:
     files = st.file_uploader(
-        "Images (PNG/JPEG, one per column; or a .zip of them) or one matrix (.npy, .npz, .csv, .mtx)",
-        type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "csv", "txt", "mtx", "zip"],
+        "Images (PNG, JPEG, PGM/PPM/PBM, BMP, TIFF, GIF; one per column, or a .zip of them) "
+        "or one matrix (.npy, .npz, .csv, .txt, .mtx)",
+        type=["png", "jpg", "jpeg", "pgm", "ppm", "pbm", "pnm", "bmp", "gif", "tif", "tiff",
+              "npy", "npz", "csv", "txt", "mtx", "zip"],
         accept_multiple_files=True, key="upload", max_upload_size=20)
+    repair = st.session_state.get("upload_repair", kept("upload_repair"))  # the control is drawn below
+    negative = False
     if files:
         try:
-            st.session_state["uploaded"] = uidata.load_files([(f.name, f.getvalue()) for f in files])
+            st.session_state["uploaded"] = uidata.load_files([(f.name, f.getvalue()) for f in files], repair=repair)
         except nmdcore.NMDError as exc:
             st.session_state.pop("uploaded", None)
-            st.error(f"{exc}")
-            return None
-    data = st.session_state.get("uploaded")
+            st.error(text.escape_markdown(exc))
+            negative = isinstance(exc, nmdcore.NegativeEntriesError)
+    data = st.session_state.get("uploaded")  # kept across pages, where the uploader starts empty
+    if data is not None:
+        negative = negative or any("negative" in reason for _, reason in data.skipped)
+    if negative or repair is not None:
+        persistent(st.radio, "upload_repair", None, "Negative entries", options=list(REPAIR_LABELS),
+                   format_func=REPAIR_LABELS.get, horizontal=True,
+                   help="ReLU-NMD needs a nonnegative matrix: refuse the upload, or repair it.")
     if data is None:
-        st.info("Upload files to use them as the data matrix.")
+        if not files:
+            st.info("Upload files to use them as the data matrix.")
         return None
-    st.caption(f"{data.title}: {data.X.shape[0]}×{data.X.shape[1]}")
+    st.caption(f"{text.escape_markdown(data.title)}: {data.X.shape[0]}×{data.X.shape[1]}")
     for item, reason in data.skipped:
-        st.warning(f"skipped {item}: {reason}")
+        st.warning(f"skipped {text.escape_markdown(item)}: {text.escape_markdown(reason)}")
     return data
