@@ -294,7 +294,9 @@ def plain(shown: str) -> str:
     """What the user reads of markdown-escaped text."""
     import re
 
-    return re.sub(r"\\(.)", r"\1", shown)
+    from ui.text import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", shown).replace(WORD_JOINER, "")
 
 
 def upload_page() -> AppTest:
@@ -450,6 +452,16 @@ def test_markdown_in_names_and_cells_is_shown_as_text():
     at.sidebar.file_uploader(key="upload").set_value(
         ("m.csv", csv(f"1,2\n3,{MARKDOWN_IMAGE}\n"), "text/csv")).run()
     assert "](" not in at.error[0].value.replace("\\]\\(", "")
+
+
+def test_escaped_text_reads_the_same_and_has_no_markdown_left():
+    from ui.text import escape_markdown
+
+    hostile = "a.zip/![x](https://h.invalid/t.png) :red[x] $x$ **b** <i> `c` www.h.invalid u@h.invalid\nnext"
+    shown = escape_markdown(hostile)
+    assert plain(shown) == " ".join(hostile.split()) and "\n" not in shown
+    for raw in ("![", "](", "**", "`c`", ":red[", "://", "www.", "$x$"):
+        assert raw not in shown, raw
 
 
 def test_negative_upload_offers_a_repair_that_loads_it():

@@ -1,0 +1,62 @@
+"""Real-browser tests of hostile uploads: a format the product does not list, and names that are markdown.
+
+Same server, browser and helpers as ``test_browser.py`` (and the same skips).
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from test_browser import app_url, browser, expect, no_exception, page, shot, wait_for_app, widget  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n"
+       b"newpath 0 0 moveto 8 8 lineto stroke showpage\n%%EOF\n")
+REMOTE_IMAGE = "https://example.invalid/pixel.png"
+
+
+def _choose_upload(page, url: str) -> None:
+    page.goto(f"{url}/Explore")
+    wait_for_app(page)
+    widget(page, "dataset").click()
+    page.get_by_role("option", name="Your files (upload)…").click()
+    wait_for_app(page)
+
+
+def test_postscript_named_png_is_refused_with_its_real_format(page, app_url, tmp_path):
+    evil = tmp_path / "evil.png"
+    evil.write_bytes(EPS)
+    _choose_upload(page, app_url)
+    widget(page, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(evil)])
+    wait_for_app(page)
+    error = page.get_by_test_id("stAlertContentError")
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("evil.png: is in the PostScript/EPS format, not one of the image formats read here")
+    assert "\n" not in error.inner_text().strip()
+    no_exception(page)
+    shot(page, "upload_eps_refused")
+
+
+def test_markdown_in_a_member_name_is_shown_as_text_and_fetches_nothing(page, app_url, tmp_path):
+    name = f"![x]({REMOTE_IMAGE}).png"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(name, EPS)
+    archive = tmp_path / "members.zip"
+    archive.write_bytes(buf.getvalue())
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    _choose_upload(page, app_url)
+    widget(page, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(archive)])
+    wait_for_app(page)
+    error = page.get_by_test_id("stAlertContentError")
+    shown = error.inner_text().replace("\u2060", "")  # the word joiner that keeps it from being a link
+    assert f"members.zip/{name}" in " ".join(shown.split())  # the name, character for character
+    assert page.locator("img[src*='example.invalid']").count() == 0
+    assert page.locator("a[href*='example.invalid']").count() == 0  # not even a link
+    assert not [u for u in requested if "example.invalid" in u]
+    no_exception(page)
+    shot(page, "upload_markdown_name")
