@@ -60,3 +60,18 @@ def test_markdown_in_a_member_name_is_shown_as_text_and_fetches_nothing(page, ap
     assert not [u for u in requested if "example.invalid" in u]
     no_exception(page)
     shot(page, "upload_markdown_name")
+
+
+def test_negative_entries_are_repaired_with_the_control_on_the_data_chooser(page, app_url, tmp_path):
+    matrix = tmp_path / "signed.csv"
+    matrix.write_text("1,-2,0,4\n3,4,5,-1\n0,1,2,3\n2,0,-3,1\n")
+    _choose_upload(page, app_url)
+    widget(page, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(matrix)])
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("3 negative entries; choose a repair")
+    widget(page, "upload_repair").get_by_text("clip at zero").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    expect(page.get_by_test_id("stMain")).to_contain_text("X is 4×4 (matrix)")
+    no_exception(page)
+    shot(page, "upload_repaired")
