@@ -32,6 +32,7 @@ from nmdcore import (
     UnknownSolverError,
     ZeroMatrixError,
 )
+from benchmarks.bench_uploads import lying_zip
 from nmdcore.datasets import from_files
 from test_app_pages import open_page
 
@@ -61,24 +62,6 @@ def zipped(members: dict, method=zipfile.ZIP_DEFLATED) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
-
-
-def lying_zip(real_size: int, declared: int, name: str = "x.npy", after: tuple = ()) -> bytes:
-    """A zip whose first member inflates to ``real_size`` bytes but declares ``declared``."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        info = zipfile.ZipInfo(name)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with zf.open(info, "w") as fh:
-            for _ in range(real_size // 2**20):
-                fh.write(bytes(2**20))
-        for extra in after:
-            zf.writestr(extra, png())
-    data = bytearray(buf.getvalue())
-    struct.pack_into("<I", data, 22, declared)  # local header: uncompressed size
-    central = data.find(b"PK\x01\x02")
-    struct.pack_into("<I", data, central + 24, declared)  # central directory: uncompressed size
-    return bytes(data)
 
 
 def npy(array) -> bytes:
@@ -357,7 +340,7 @@ def test_listed_formats_still_decode_including_pgm_ppm_pbm():
 
 
 def test_lying_member_stops_the_archive_and_lists_what_was_not_opened():
-    data = lying_zip(4 * 2**20, 10, after=("later1.png", "later2.png"))
+    data = lying_zip(4 * 2**20, 10, after=("later1.png", "later2.png"), after_data=png())
     with pytest.raises(DatasetError) as info:
         from_files([("l.zip", data)])
     assert "declared size of 10 bytes" in str(info.value)

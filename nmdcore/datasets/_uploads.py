@@ -39,7 +39,7 @@ _KNOWN_SIGNATURES = (
 #: compress better than about 1032:1, so honest deflated members always pass.
 MAX_ZIP_RATIO = 1100
 #: Bytes read from a zip member at a time: zipfile inflates at most this much per call.
-_ZIP_CHUNK = 1 << 20
+_ZIP_CHUNK = 4 << 20
 
 #: Defaults of the limits of :func:`from_files` (all configurable per call).
 MAX_FILES = 5000
@@ -460,7 +460,7 @@ def _unsafe_member_name(filename: str) -> str | None:
     return None
 
 
-def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
     """The bytes of one zip member, inflating no more than its declared size allows.
 
     Raises _Skip, before or while inflating, when the member declares more than
@@ -470,25 +470,27 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     if declared > MAX_ZIP_RATIO * max(info.compress_size, 1):
         raise _Skip(f"refused: declares {declared} bytes from {info.compress_size} compressed "
                     f"(more than {MAX_ZIP_RATIO}:1)")
-    parts, size = [], 0
+    content, size = bytearray(declared), 0  # filled in place: no list of pieces to join
     try:
         with archive.open(info) as fh:
             # zipfile stops at the declared size but inflates whatever one read asks for before
             # cutting it there: bounded reads keep the work to the declared size
-            while size <= declared:
+            while True:
                 chunk = fh.read(min(_ZIP_CHUNK, declared - size + 1))
                 if not chunk:
                     break
-                parts.append(chunk)
+                if size + len(chunk) > declared:
+                    raise _Skip(f"refused: holds more than the {declared} bytes it declares")
+                content[size:size + len(chunk)] = chunk
                 size += len(chunk)
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc):  # the stream goes on past, or differs from, what the header declares
             raise _Skip(f"refused: its content does not match its declared size of {declared} bytes "
                         "and its checksum") from None
         raise
-    if size > declared:
-        raise _Skip(f"refused: holds more than the {declared} bytes it declares")
-    return b"".join(parts)
+    if size < declared:
+        raise _Skip(f"refused: holds {size} bytes, not the {declared} it declares")
+    return content
 
 
 def _expand(files, max_files: int, max_bytes: int, skipped: list) -> list:
