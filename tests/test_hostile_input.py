@@ -303,17 +303,21 @@ def test_upload_table_app(files, error, fragment):
     assert plain(shown) == " ".join(str(info.value).split())
 
 
-def test_extreme_magnitudes_run_in_the_app():
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_extreme_magnitudes_run_in_the_app(scale):
     at = upload_page()
-    at.sidebar.file_uploader(key="upload").set_value(("tiny.npy", npy(X * 1e-300), "application/octet-stream")).run()
-    assert not at.exception, at.exception and not at.error
+    at.sidebar.file_uploader(key="upload").set_value(("x.npy", npy(X * scale), "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert not at.error
     at.slider(key="rank").set_value(3)
     at.number_input(key="explore_max_iter").set_value(5)
     at.button(key="run").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     result = at.session_state["explore_record"]["result"]
-    assert np.isfinite(result.theta).all() and result.data_scale < 1e-250  # solved as X / data_scale
+    assert np.isfinite(result.theta).all() and result.data_scale != 1.0
+    shown = [m.value for m in at.metric] + [c.value for c in at.caption]
+    assert shown and not [text for text in shown if "nan" in text.lower() or "inf" in text.lower()], shown
 
 
 # --------------------------------------------------------------------------- beyond the error

@@ -24,10 +24,16 @@ def tsvd_baseline(key: str, rank: int, _X: np.ndarray) -> dict:
             "lra_error": float(res.history["objective"][-1])}
 
 
-def column_errors(X: np.ndarray, approx: np.ndarray) -> np.ndarray:
-    """Per-column relative error ‖x_j − a_j‖/‖x_j‖ (NaN for an all-zero column)."""
-    num = np.linalg.norm(X - approx, axis=0)
-    den = np.linalg.norm(X, axis=0)
+def relative_errors(X: np.ndarray, approx: np.ndarray, axis=None):
+    """‖x − a‖/‖x‖ of the whole matrix (``axis=None``) or per column (``axis=0``; NaN for a zero column).
+
+    Both are divided by max|X| first, so data of any magnitude (1e-300 or 1e300) gives a number.
+    """
+    top = float(np.max(np.abs(X))) if X.size else 0.0
+    if top > 0:
+        X, approx = X / top, approx / top
+    num = np.linalg.norm(X - approx, axis=axis)
+    den = np.linalg.norm(X, axis=axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
@@ -58,7 +64,7 @@ def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> 
     orig = X[:, idx].astype(np.float64)
     tsvd = np.maximum(baseline["W"] @ baseline["H"][:, idx], 0)
     nmd = np.maximum(np.asarray(res.theta)[:, idx], 0)
-    e_tsvd, e_nmd = column_errors(orig, tsvd), column_errors(orig, nmd)
+    e_tsvd, e_nmd = relative_errors(orig, tsvd, axis=0), relative_errors(orig, nmd, axis=0)
     rows = [[], [], []]
     cols = st.columns(len(idx)) if len(idx) else []
     for c, j in enumerate(idx):
@@ -85,7 +91,7 @@ def whole_image(data: Data, record: dict, baseline: dict) -> bytes:
     for col, (name, img) in zip(cols, panels.items()):
         tile = np.clip(img / top, 0, 1)
         tiles.append(tile)
-        err = np.linalg.norm(X - img) / max(np.linalg.norm(X), 1e-300)
+        err = relative_errors(X, img)
         col.image(tile, caption=f"{name}" + ("" if name == "original" else f" — relative error {err:.3f}"),
                   width="stretch", clamp=True)
     return figures.tiles_png([tiles])
@@ -101,8 +107,7 @@ def block_heatmaps(data: Data, record: dict, baseline: dict, rows: tuple, cols: 
     fig = figures.heatmaps({"X": X, "TSVD": tsvd, "max(0, Θ)": nmd})
     st.plotly_chart(fig, width="stretch", key="block-heatmaps")
     st.caption(f"Block rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}: relative error on the block "
-               f"TSVD {np.linalg.norm(X - tsvd) / max(np.linalg.norm(X), 1e-300):.3f}, "
-               f"ReLU-NMD {np.linalg.norm(X - nmd) / max(np.linalg.norm(X), 1e-300):.3f}.")
+               f"TSVD {relative_errors(X, tsvd):.3f}, ReLU-NMD {relative_errors(X, nmd):.3f}.")
 
 
 def factors_npz(record: dict) -> bytes:
