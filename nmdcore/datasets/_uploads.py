@@ -552,10 +552,17 @@ def from_files(files, *, image_shape=None, repair=None, max_files=MAX_FILES,
                max_entries=MAX_ENTRIES, max_bytes=MAX_BYTES, dtype=np.float64) -> Dataset:
     """Build a dataset from uploaded files.
 
-    Images (PNG, JPEG, PGM/PPM, BMP, TIFF, GIF first frame, also inside .zip archives) become
+    Images (PNG, JPEG, PGM/PPM/PBM, BMP, TIFF, GIF first frame, also inside .zip archives) become
     grayscale columns of one image set; a single image becomes the matrix itself. A matrix file
     (.npy, .npz dense or scipy sparse, .csv/.txt, .mtx) is used as it is; an upload holds one
     matrix, and images are ignored beside it.
+
+    Only the image formats above are decoded, whatever a file is named; any other is skipped
+    with its real format named. A zip member is inflated no further than its declared size
+    (and refused unopened when that is over :data:`MAX_ZIP_RATIO` times its compressed size);
+    the first member that holds something else than it declares stops the archive, and its
+    remaining members are listed as not opened. Members named with ``..``, an absolute path or
+    backslashes are listed as refused. A CSV with decimal commas (``1,5;2,5``) is refused.
 
     Parameters
     ----------
