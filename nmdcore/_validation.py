@@ -46,7 +46,8 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
         data = X.tocsr().data
         if not np.all(np.isfinite(data)):
             raise NonFiniteError(f"{name} has {int(np.sum(~np.isfinite(data)))} NaN or infinite entries")
-        A = np.asarray(X.toarray(), dtype=dt, order="C")
+        with np.errstate(over="ignore"):  # entries beyond float32 become inf, reported below
+            A = np.asarray(X.toarray(), dtype=dt, order="C")
     else:
         try:
             A = np.asarray(X)
@@ -59,12 +60,16 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
         dt = resolve_dtype(A, dtype)
         if A.ndim != 2:
             raise ShapeError(f"{name} must be 2-D, got {A.ndim}-D with shape {A.shape}")
-        A = np.array(A, dtype=dt, order="C", copy=True)
+        with np.errstate(over="ignore"):
+            A = np.array(A, dtype=dt, order="C", copy=True)
     m, n = A.shape
     if m == 0 or n == 0:
         raise ShapeError(f"{name} is empty (shape {m}x{n})")
     if not np.isfinite(A).all():
         bad = int(np.size(A) - np.count_nonzero(np.isfinite(A)))
+        if dt == np.float32 and _finite_before_cast(X):
+            raise NonFiniteError(f"{name} has {bad} entries beyond the float32 range "
+                                 f"(±{np.finfo(np.float32).max:.3g}); use dtype=float64")
         raise NonFiniteError(f"{name} has {bad} NaN or infinite entries")
     if input_kind in ("nonnegative", "symmetric"):
         neg = int(np.count_nonzero(A < 0))
@@ -84,6 +89,12 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
                 f"{name} is not symmetric: max|M - Mᵀ| = {asym:.3g} exceeds "
                 f"{SYMMETRY_RTOL:g} x max|M|")
     return A
+
+
+def _finite_before_cast(X) -> bool:
+    """True when ``X`` (dense or sparse) had only finite entries before it became float32."""
+    data = X.tocsr().data if sp.issparse(X) else np.asarray(X)
+    return np.issubdtype(data.dtype, np.number) and bool(np.isfinite(data).all())
 
 
 def _max_asymmetry(A: np.ndarray, block: int = 512) -> float:

@@ -211,6 +211,8 @@ DECOMPOSE = [
      InitError, "Θ built from it would overflow"),
     ("huge-theta-start", dict(X=X, rank=3, solver="naive", init={"theta": np.full((20, 15), 1e300)}),
      InitError, "start array 'theta'"),
+    ("beyond-float32-range", dict(X=X * 1e300, rank=3, dtype=np.float32), NonFiniteError,
+     "beyond the float32 range"),
     ("tol-nan", dict(X=X, rank=3, solver="ebcd", tol=float("nan")), HyperparameterError, "tol must be a number, got nan"),
     ("random-state-text", dict(X=X, rank=3, random_state="abc"), HyperparameterError, "random_state must be"),
     ("random-state-negative", dict(X=X, rank=3, random_state=-1), HyperparameterError, "random_state must be"),
