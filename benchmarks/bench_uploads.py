@@ -1,4 +1,4 @@
-"""Cost of reading uploads: ``python -m benchmarks.bench_uploads [--quick]``.
+"""Cost of reading uploads: ``python -m benchmarks.bench_uploads [--quick | --smoke]``.
 
 Three measurements of :func:`nmdcore.datasets.from_files`, each next to a bound measured in the
 same run:
@@ -95,12 +95,12 @@ def csv_case(rows: int, cols: int) -> list[str]:
             f"(ratio {upload / bound:.2f}); the line reader alone {lines:.3f} s ({lines / upload:.1f}x from_files)"]
 
 
-def lying_case(members: int) -> list[str]:
-    data = lying_zip(300 * 2**20, 10, members=members)
+def lying_case(members: int, member_mb: int = 300) -> list[str]:
+    data = lying_zip(member_mb * 2**20, 10, members=members)
     read, _, _, _ = measured(lambda: bytes(data))
     wall, cpu, peak, out = measured(lambda: from_files([("lying.zip", data)]), trace=True)
     assert isinstance(out, Exception), "a lying zip was accepted"
-    return [f"lying zip ({members} members of 300 MB declaring 10 B, {len(data) / 2**20:.1f} MB): "
+    return [f"lying zip ({members} members of {member_mb} MB declaring 10 B, {len(data) / 2**20:.1f} MB): "
             f"{cpu:.4f} s CPU ({wall:.4f} s wall), peak {peak / 2**20:.2f} MB traced "
             f"(copying its bytes once: {read:.4f} s); refused: {str(out)[:90]}..."]
 
@@ -124,17 +124,22 @@ def largest_case(side: int) -> list[str]:
             f"= {peak / X.nbytes:.2f} X"]
 
 
-def main(argv=None) -> int:
+#: (CSV rows, CSV columns, lying members, MB each, side of the largest upload) of each size.
+SIZES = {"full": (2000, 784, 19, 300, 5000), "quick": (500, 200, 2, 300, 1000), "smoke": (40, 10, 2, 4, 100)}
+
+
+def main(argv=None) -> list[str]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_uploads", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller inputs (seconds)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller inputs (seconds)")
+    size.add_argument("--smoke", action="store_true", help="tiny inputs (for the tests)")
     args = parser.parse_args(argv)
-    lines = []
-    lines += csv_case(*((500, 200) if args.quick else (2000, 784)))
-    lines += lying_case(2 if args.quick else 19)
-    lines += largest_case(1000 if args.quick else 5000)
+    rows, cols, members, member_mb, side = SIZES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    lines = csv_case(rows, cols) + lying_case(members, member_mb) + largest_case(side)
     print("\n".join(lines))
-    return 0
+    return lines
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    sys.exit(0)

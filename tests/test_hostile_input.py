@@ -482,5 +482,12 @@ def test_damaged_nmf_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch
     assert open(path, "rb").read() == whole or np.load(path)["U"].shape == first.X.shape
 
 
+def test_upload_benchmark_runs_on_tiny_inputs():
+    from benchmarks import bench_uploads
+
+    lines = bench_uploads.main(["--smoke"])
+    assert len(lines) == 3 and "refused" in lines[1] and "largest accepted upload" in lines[2]
+
+
 def test_the_table_has_at_least_sixty_rows():
     assert len(UPLOADS) + len(DECOMPOSE) + len(APP_UPLOADS) >= 60
