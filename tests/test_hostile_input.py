@@ -135,6 +135,8 @@ UPLOADS = [
     ("markdown-member-name", [("m.zip", zipped({f"{MARKDOWN_IMAGE}.png": EPS}))], {}, DatasetError,
      MARKDOWN_IMAGE),
     ("csv-decimal-comma", [("d.csv", csv("1,5;2,5\n3,5;0,0\n"))], {}, DatasetError, "decimal commas"),
+    ("csv-decimal-comma-after-header", [("d.csv", csv("x;y\n1,5;2,5\n3,5;0\n"))], {}, DatasetError,
+     "decimal commas ('1,5' at row 2)"),
     ("csv-decimal-comma-tabs", [("d.txt", csv("0,5\t1,25\n2,5\t0\n"))], {}, DatasetError, "decimal commas"),
     ("csv-text-cell", [("t.csv", csv("1,2,3\n4,5,oops\n"))], {}, DatasetError, "row 2, column 3"),
     ("csv-markdown-cell", [("m.csv", csv(f"1,2\n3,{MARKDOWN_IMAGE}\n"))], {}, DatasetError, "row 2, column 2"),

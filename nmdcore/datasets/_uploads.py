@@ -102,7 +102,7 @@ def _decode_image(data: bytes, max_pixels: int, budget: int) -> np.ndarray:
         real = _sniff_format(data)
         if real:
             raise _NotAnImage(f"is in the {real} format, not one of the image formats read here "
-                        "(PNG, JPEG, PGM/PPM/PBM, BMP, TIFF, GIF)") from None
+                              "(PNG, JPEG, PGM/PPM/PBM, BMP, TIFF, GIF)") from None
         raise _NotAnImage("not an image that can be read (unknown or corrupt format)") from None
     except Exception as exc:  # untrusted bytes: any decoder failure means this file only is unusable
         raise _Skip(f"corrupt or truncated image ({_one_line(exc)})") from None
@@ -169,15 +169,19 @@ def _read_text_matrix(data: bytes, max_entries: int) -> np.ndarray:
     first = _first_data_line(lines)
     if first is None:
         raise ShapeError("holds no numbers")
-    _check_decimal_comma(*first)
-    fast = _parse_regular_text(text, lines, first[0], max_entries)
+    header = all(_number_or_none(cell) is None for cell in _SPLIT.split(first[1]) if cell)
+    numbers = _first_data_line(lines, first[0] + 1) if header else first
+    if numbers is None:
+        raise ShapeError("holds no numbers")
+    _check_decimal_comma(*numbers)
+    fast = _parse_regular_text(text, lines, first[0] + 1 if header else 0, numbers[1], max_entries)
     return fast if fast is not None else _parse_text_lines(lines, max_entries)
 
 
-def _first_data_line(lines: list) -> tuple | None:
-    """(index, stripped text) of the first line that is neither blank nor a comment."""
-    for index, line in enumerate(lines):
-        line = line.strip()
+def _first_data_line(lines: list, start: int = 0) -> tuple | None:
+    """(index, stripped text) of the first line from ``start`` on that is neither blank nor a comment."""
+    for index in range(start, len(lines)):
+        line = lines[index].strip()
         if line and not line.startswith("#"):
             return index, line
     return None
@@ -196,26 +200,23 @@ def _check_decimal_comma(index: int, line: str) -> None:
                                "save it with decimal points")
 
 
-def _parse_regular_text(text: str, lines: list, first: int, max_entries: int) -> np.ndarray | None:
-    """The matrix of a file with one separator and finite numbers in every cell, else None."""
-    head = lines[first].strip()
-    header = all(_number_or_none(cell) is None for cell in _SPLIT.split(head) if cell)
-    width_line = _first_data_line(lines[first + 1:]) if header else (first, head)
-    if width_line is None:
-        return None
-    sample = width_line[1]
+def _parse_regular_text(text: str, lines: list, skip: int, sample: str, max_entries: int) -> np.ndarray | None:
+    """The matrix of a file with one separator and finite numbers in every cell, else None.
+
+    ``skip`` lines (up to a header) are not read; ``sample`` is the first line of numbers.
+    """
     delimiter = next((d for d in (",", ";", "\t") if d in sample), None)
     width = len(sample.split(delimiter))
-    if width * max(len(lines) - first, 1) > max_entries:
+    if width * max(len(lines) - skip, 1) > max_entries:
         return None  # may be over the limit: the line reader stops as soon as it is
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             A = np.loadtxt(io.StringIO(text), delimiter=delimiter, comments="#", ndmin=2,
-                           skiprows=first + 1 if header else 0, dtype=np.float64)
+                           skiprows=skip, dtype=np.float64)
     except ValueError:
         return None
-    data_lines = sum(1 for line in lines if (t := line.strip()) and not t.startswith("#")) - header
+    data_lines = sum(1 for line in lines[skip:] if (t := line.strip()) and not t.startswith("#"))
     if A.shape[0] != data_lines or A.size > max_entries or not np.isfinite(A).all():
         return None
     return A
