@@ -163,8 +163,8 @@ class _UploadLedger:
             held = sum(self._held.values())
             if held + need > UPLOAD_MEMORY_TOTAL_MB * 2**20:
                 raise nmdcore.DatasetError(
-                    f"the server holds {held / 2**20:,.0f} MB of uploads from other sessions and this one needs "
-                    f"{need / 2**20:,.0f} MB more (limit {UPLOAD_MEMORY_TOTAL_MB:,} MB); try again later")
+                    f"the server holds {held / 2**20:,.0f} MB of uploads and this one needs {need / 2**20:,.0f} MB "
+                    f"more (limit {UPLOAD_MEMORY_TOTAL_MB:,} MB for all sessions); try again later")
             self._held[id(data)] = need
 
     def release(self, data) -> None:
@@ -193,6 +193,7 @@ class _Refusal:
 
 
 def _release_upload(entry) -> None:
+    """Streamlit calls this when a session's cached upload goes: replaced, or the session ended."""
     if isinstance(entry, Data):
         UPLOADS.release(entry)
 
@@ -208,7 +209,7 @@ def _load_files(key: str, repair: str | None, _files: tuple) -> "Data | _Refusal
         return _Refusal.of(exc)
     names = ", ".join(n for n, _ in _files[:3]) + (" …" if len(_files) > 3 else "")
     data = _as_data(ds, f"Upload: {names}")
-    UPLOADS.reserve(data)  # raises (not cached) while other sessions hold too much
+    UPLOADS.reserve(data)  # raises (not cached, so a later rerun may succeed) while the sessions hold too much
     return data
 
 
