@@ -7,11 +7,23 @@ from __future__ import annotations
 import io
 import zipfile
 
+import numpy as np
 import pytest
 
 from test_browser import app_url, browser, expect, no_exception, page, shot, wait_for_app, widget  # noqa: F401
 
 pytestmark = pytest.mark.browser
+
+#: Upload memory of the server under test, all sessions together: one 64×64 float64 matrix (32 KB) fits, two do not.
+UPLOADS_MB = 0.05
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_upload_budget():
+    """Set before the server starts (autouse fixtures come first), which inherits it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NMD_APP_UPLOADS_MB", str(UPLOADS_MB))
+        yield
 
 EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n"
        b"newpath 0 0 moveto 8 8 lineto stroke showpage\n%%EOF\n")
@@ -75,3 +87,37 @@ def test_negative_entries_are_repaired_with_the_control_on_the_data_chooser(page
     expect(page.get_by_test_id("stMain")).to_contain_text("X is 4×4 (matrix)")
     no_exception(page)
     shot(page, "upload_repaired")
+
+
+def _npy(path, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    np.save(path, np.maximum(rng.standard_normal((64, 64)), 0))
+    return str(path)
+
+
+def test_an_ended_session_releases_its_upload_for_the_others(browser, app_url, tmp_path):
+    first, second = _npy(tmp_path / "first.npy", 1), _npy(tmp_path / "second.npy", 2)
+    holder = browser.new_context(viewport={"width": 1400, "height": 2000})
+    other = browser.new_context(viewport={"width": 1400, "height": 2000})
+    try:
+        page_a, page_b = holder.new_page(), other.new_page()
+        _choose_upload(page_a, app_url)
+        widget(page_a, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([first])
+        wait_for_app(page_a)
+        expect(page_a.get_by_test_id("stMain")).to_contain_text("X is 64×64 (matrix)")
+        # a second session's upload does not fit beside the first one
+        _choose_upload(page_b, app_url)
+        widget(page_b, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([second])
+        wait_for_app(page_b)
+        expect(page_b.get_by_test_id("stAlertContentError")).to_contain_text(f"limit {UPLOADS_MB:g} MB for all sessions")
+        shot(page_b, "upload_over_server_budget")
+        holder.close()  # the first session ends: Streamlit releases its upload within seconds
+        page_b.wait_for_timeout(3000)
+        _choose_upload(page_b, app_url)  # a fresh session in the same tab
+        widget(page_b, "upload").get_by_test_id("stFileUploaderDropzoneInput").set_input_files([second])
+        wait_for_app(page_b)
+        expect(page_b.get_by_test_id("stAlertContentError")).to_have_count(0)
+        expect(page_b.get_by_test_id("stMain")).to_contain_text("X is 64×64 (matrix)")
+        no_exception(page_b)
+    finally:
+        other.close()

@@ -420,12 +420,12 @@ def test_upload_memory_is_bounded_over_all_sessions(monkeypatch):
     import ui.data
 
     at = upload_page()
-    monkeypatch.setattr(ui.data, "UPLOAD_MEMORY_TOTAL_MB", 0)
+    held = ui.data.UPLOADS.held_bytes
+    monkeypatch.setenv("NMD_APP_UPLOADS_MB", str((held + X.nbytes / 2) / 2**20))
     at.sidebar.file_uploader(key="upload").set_value(("a.npy", npy(X), "application/octet-stream")).run()
     assert not at.exception and len(at.error) == 1
     assert "MB for all sessions" in plain(at.error[0].value)
-    monkeypatch.setattr(ui.data, "UPLOAD_MEMORY_TOTAL_MB", 1024)
-    held = ui.data.UPLOADS.held_bytes
+    monkeypatch.setenv("NMD_APP_UPLOADS_MB", "not a number")  # the default then: 1 GB
     at.run()  # not cached: the same upload goes through once there is room
     assert not at.error and at.session_state["uploaded"].X.shape == X.shape
     assert ui.data.UPLOADS.held_bytes == held + X.nbytes

@@ -145,26 +145,40 @@ def load_named(name: str, **options) -> Data:
     return _as_data(module.load(name, **options), titles.get(name) or name, from_catalogue=True)
 
 
-#: Server memory for uploaded matrices, all sessions together; each session keeps only its latest
-#: upload, released when the session ends or uploads again.
+#: Server memory for uploaded matrices, all sessions together, unless NMD_APP_UPLOADS_MB says
+#: otherwise; each session keeps only its latest upload, released when the session ends or uploads again.
 UPLOAD_MEMORY_TOTAL_MB = 1024
 
 
+def upload_budget_mb() -> float:
+    """NMD_APP_UPLOADS_MB when it is a positive number, else :data:`UPLOAD_MEMORY_TOTAL_MB`."""
+    try:
+        value = float(os.environ.get("NMD_APP_UPLOADS_MB", ""))
+    except ValueError:
+        return UPLOAD_MEMORY_TOTAL_MB
+    return value if 0 < value < float("inf") else UPLOAD_MEMORY_TOTAL_MB
+
+
+def _megabytes(n: float) -> str:
+    mb = n / 2**20
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.2g} MB"
+
+
 class _UploadLedger:
-    """Bytes of the uploaded matrices the sessions hold, against :data:`UPLOAD_MEMORY_TOTAL_MB`."""
+    """Bytes of the uploaded matrices the sessions hold, against :func:`upload_budget_mb`."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._held: dict[int, int] = {}
 
     def reserve(self, data: "Data") -> None:
-        need = data.X.nbytes
+        need, limit = data.X.nbytes, upload_budget_mb()
         with self._lock:
             held = sum(self._held.values())
-            if held + need > UPLOAD_MEMORY_TOTAL_MB * 2**20:
+            if held + need > limit * 2**20:
                 raise nmdcore.DatasetError(
-                    f"the server holds {held / 2**20:,.0f} MB of uploads and this one needs {need / 2**20:,.0f} MB "
-                    f"more (limit {UPLOAD_MEMORY_TOTAL_MB:,} MB for all sessions); try again later")
+                    f"the server holds {_megabytes(held)} of uploads and this one needs {_megabytes(need)} more "
+                    f"(limit {_megabytes(limit * 2**20)} for all sessions); try again later")
             self._held[id(data)] = need
 
     def release(self, data) -> None:
@@ -218,7 +232,7 @@ def load_files(files, repair: str | None = None) -> Data:
 
     A session keeps its latest upload only, failed ones included (a rerun does not read the
     files again to fail again); uploads of all sessions together stay under
-    :data:`UPLOAD_MEMORY_TOTAL_MB`.
+    :func:`upload_budget_mb`.
 
     Raises
     ------
