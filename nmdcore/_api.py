@@ -170,7 +170,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         raise HyperparameterError(
             f"random_state must be a nonnegative integer, a numpy Generator or None, got {random_state!r}") from None
     k = scale_exponent(A)
-    init = scale_start(init, k, A.dtype)
+    init = scale_start(init, k, A.dtype, A.shape, r)
     problem = Problem(scale_data(A, k), r, rng)
     start = spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,

@@ -49,22 +49,24 @@ def scale_data(A: np.ndarray, k: int) -> np.ndarray:
     return A
 
 
-def scale_start(init, k: int, dtype) -> object:
-    """Divide an explicit start by the data's scale and refuse one too large for the dtype.
+def scale_start(init, k: int, dtype, shape: tuple, rank: int) -> object:
+    """Divide an explicit start by the data's scale; refuse factors whose product would overflow.
 
-    ``init`` is returned unchanged when it is a name ("tsvd", "random"). Arrays that are not
-    numeric are left to the solver's own start checks, which name the problem.
+    ``init`` is returned unchanged when it is a name ("tsvd", "random") and, array for array,
+    when ``k`` is 0. Arrays that are not numeric are left to the solver's own start checks,
+    which name the problem.
 
     Raises
     ------
     InitError
-        When a start array still has entries beyond :func:`safe_range` after scaling: the
-        product of two such factors would overflow.
+        When start factors are so large that ‖Θ‖² of their product (Θ = W H, U Vᵀ or U Uᵀ)
+        could overflow the dtype: ``max|A| · max|B| · r`` beyond ``sqrt(largest / (m n))``. (A
+        Θ-sized start is finite as given; the solvers end a run that overflows from it as
+        "diverged".)
     """
     if not isinstance(init, Mapping):
         return init
-    high = safe_range(dtype)[1]
-    out = {}
+    out, tops = {}, {}
     for name, value in init.items():
         try:
             array = np.array(value, dtype=np.float64)
@@ -73,13 +75,21 @@ def scale_start(init, k: int, dtype) -> object:
             continue
         if k:
             array = np.ldexp(array, -(k if name in THETA_SIZED else k // 2))
-        finite = array[np.isfinite(array)]
-        top = float(np.max(np.abs(finite))) if finite.size else 0.0
-        if top > high:
-            scale = f" after dividing by the data's scale 2^{k}" if k else ""
-            raise InitError(f"start array {name!r} has entries up to {top:.3g}{scale}, beyond {high:.3g}: "
-                            "Θ built from it would overflow; scale the start to the data")
+        finite = np.abs(array[np.isfinite(array)])
+        if name not in THETA_SIZED:
+            tops[name] = float(finite.max()) if finite.size else 0.0
         out[name] = array if k else value
+    m, n = shape
+    limit = float(np.sqrt(np.finfo(dtype).max / (m * n)))
+    if tops:
+        first, second = (list(tops.values()) * 2)[:2]  # one factor (U Uᵀ) counts twice
+        with np.errstate(over="ignore"):
+            bound = np.float64(first) * np.float64(second) * rank
+        if not bound <= limit:
+            names = " and ".join(repr(name) for name in tops)
+            scale = f" after dividing by the data's scale 2^{k}" if k else ""
+            raise InitError(f"start {names} would make Θ with entries up to {bound:.3g}{scale}, which overflows "
+                            f"{np.dtype(dtype).name} (keep them under {limit:.3g}); scale the start to the data")
     return out
 
 
