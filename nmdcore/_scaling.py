@@ -34,7 +34,7 @@ def scale_exponent(A: np.ndarray) -> int:
 
     Even, so that factors whose product is Θ each take ``2^(k/2)`` exactly.
     """
-    top = float(np.max(np.abs(A)))
+    top = max(float(A.max()), -float(A.min()))  # max|A| without an m×n temporary
     low, high = safe_range(A.dtype)
     if low <= top <= high:
         return 0
@@ -68,6 +68,9 @@ def scale_start(init, k: int, dtype, shape: tuple, rank: int) -> object:
         return init
     out, tops = {}, {}
     for name, value in init.items():
+        if name in THETA_SIZED and not k:
+            out[name] = value  # as given: nothing to scale or bound
+            continue
         try:
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
