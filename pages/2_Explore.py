@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, live, results
+from ui import controls, figures, layout, results, runs
 from ui import data as uidata
 from ui.state import persistent
 
@@ -14,6 +14,30 @@ layout.page("Explore", "Pick a dataset and a solver; the curve grows while the s
 seed = layout.seed()
 data = layout.chosen_data()
 m, n = data.X.shape
+
+SLOT = "explore"
+#: The example run a first visit shows on the default dataset: the page's default solver and rank,
+#: a short iteration budget (computed once per server).
+EXAMPLE = {"solver": "ebcd", "rank": 20, "max_iter": 50}
+
+
+@st.cache_resource(show_spinner="Computing the example run (once for this server)…", max_entries=2)
+def _example_result(key: str, _X):
+    return nmdcore.decompose(_X, EXAMPLE["rank"], solver=EXAMPLE["solver"], init="tsvd",
+                             max_iter=EXAMPLE["max_iter"], random_state=0)
+
+
+def example_run(data) -> runs.Run | None:
+    """The example run on the default dataset when this session has no run of its own there."""
+    if data.name != uidata.default_dataset_name(uidata.catalogue()) or not data.from_catalogue \
+            or EXAMPLE["solver"] not in nmdcore.SOLVERS or EXAMPLE["rank"] >= min(data.X.shape):
+        return None
+    job = runs.Job(data.X, EXAMPLE["rank"], EXAMPLE["solver"], init="tsvd", max_iter=EXAMPLE["max_iter"],
+                   time_limit=None)
+    run = {"init": "tsvd", "max_iter": EXAMPLE["max_iter"], "time_limit": None}
+    return runs.Run.finished([job], [_example_result(data.key, data.X)], inputs=data.key,
+                             meta={"example": True, "dataset": data.name, "seed": 0, "run": run})
+
 
 keys = controls.solvers_for()
 left, right = st.columns([1, 2])
@@ -28,66 +52,59 @@ with left:
         reuse = persistent(st.checkbox, "explore_reuse", True, "Reuse an identical earlier run",
                            help="Results are cached by the SHA-256 of the data and every setting.")
         submitted = st.form_submit_button("Run", type="primary", key="run", width="stretch")
-    st.button("Stop", key="stop", width="stretch",
-              help="Stops the running solver; its result so far is kept.")
+    runs.stop_button(SLOT, key="stop")
 
 with right:
     x_axis = persistent(st.radio, "explore_x", "iteration", "x axis", options=["iteration", "time"],
                         horizontal=True)
-    status = st.empty()
-    chart = st.empty()
-
-record_key = (data.key, solver, rank, tuple(sorted(params.items())), run_cfg["init"], run_cfg["max_iter"],
-              run_cfg["time_limit"], seed)
-
-
-def save(result, stopped, stats):
-    record = {"result": result, "stopped": stopped, "data_key": data.key,
-              "dataset": data.name if data.from_catalogue else None,
-              "seed": seed, "run": run_cfg, "cached": False,
-              "stats": {"first_point_s": stats.first_point_s, "update_rate_hz": stats.update_rate_hz,
-                        "redraws": stats.redraws}}
-    st.session_state["explore_record"] = record
-    if not stopped:
-        uidata.store_result(record_key, record)
-
 
 if submitted:
     clicked = time.perf_counter()
+    record_key = (data.key, solver, rank, tuple(sorted(params.items())), run_cfg["init"], run_cfg["max_iter"],
+                  run_cfg["time_limit"], seed)
+    meta = {"record_key": record_key, "dataset": data.name if data.from_catalogue else None, "seed": seed,
+            "run": run_cfg}
+    job = runs.Job(data.X, rank, solver, params, init=run_cfg["init"], max_iter=run_cfg["max_iter"],
+                   time_limit=run_cfg["time_limit"], seed=seed)
     refusal = uidata.memory_refusal(data.X.shape, solver, data.X.dtype.itemsize, rank)
     hit = uidata.stored_result(record_key) if reuse else None
     if refusal:
         st.error(refusal)
     elif hit is not None:
-        st.session_state["explore_record"] = dict(hit, cached=True)
+        runs.keep(SLOT, runs.Run.finished([job], [hit], inputs=data.key, meta=dict(meta, cached=True)))
     else:
         try:
-            start = run_cfg
             if run_cfg["init"] == "tsvd" and spec.start_names[:2] == ("W", "H"):
                 # the same start as init="tsvd", shared with the TSVD baseline (cached per data and rank)
                 base = results.tsvd_baseline(data.key, rank, data.X)
-                start = dict(run_cfg, init={"W": base["W"], "H": base["H"]})
-            with right:
-                live.run_live(data.X, rank, solver, params=params, run=start, seed=seed, chart=chart,
-                              status=status, x_axis=x_axis, key="explore-live", on_done=save, started=clicked)
+                job.init = {"W": base["W"], "H": base["H"]}
+            runs.start(SLOT, [job], inputs=data.key, meta=meta, started=clicked)
         except nmdcore.NMDError as exc:
-            st.session_state.pop("explore_record", None)
             st.error(str(exc))
 
-record = st.session_state.get("explore_record")
-if record is None or record["data_key"] != data.key:
-    with right:
-        status.info("Set the controls and press **Run**.")
-    st.stop()
 
-res = record["result"]
-spec = nmdcore.SOLVERS[res.solver]
+
+def live_curve(run, histories):
+    spec = nmdcore.SOLVERS[run.jobs[0].solver]
+    st.plotly_chart(figures.convergence(histories[-1][1], x=x_axis, objective_label=spec.objective),
+                    key="explore-curve", width="stretch")
+
+
+run = runs.section(SLOT, data.key, prompt="Set the controls and press **Run**.", draw=live_curve, where=right,
+                   fallback=lambda: example_run(data))
+res = run.result
+run_spec = nmdcore.SOLVERS[res.solver]
+if not run.stopped_by and "record_key" in run.meta:
+    uidata.store_result(run.meta["record_key"], res)  # finished runs are reused by identical requests
+record = dict(run.meta, result=res, stats={"first_point_s": run.first_point_s})
 with right:
-    state = "stopped by you" if record["stopped"] else f"finished ({res.stop_reason})"
-    cached = " · reused from an identical earlier run" if record.get("cached") else ""
-    status.success(f"{spec.label}, r = {res.rank}: {state} after {res.n_iter} iterations{cached}.")
-    chart.plotly_chart(figures.convergence(res.history, x=x_axis, objective_label=spec.objective),
-                       key="explore-final", width="stretch")
+    if run.meta.get("example"):
+        st.info(f"An example run, computed once on this server: {run_spec.label} at r = {res.rank}, "
+                f"{res.n_iter} iterations from the TSVD start. Set the controls and press **Run** for your own.")
+    else:
+        cached = " · reused from an identical earlier run" if run.meta.get("cached") else ""
+        st.success(f"{run_spec.label}, r = {res.rank}: {run.outcome()}{cached}.")
+    live_curve(run, run.histories())
 
 baseline = results.tsvd_baseline(data.key, res.rank, data.X)
 results.metrics(record, baseline)
@@ -119,6 +136,6 @@ st.subheader("Downloads")
 results.downloads(record, recon_png)
 
 with st.expander("The same call in Python"):
-    run = record["run"]
-    st.code(controls.python_snippet(record["dataset"], res.solver, res.rank, res.params, run, record["seed"]),
+    st.code(controls.python_snippet(record["dataset"], res.solver, res.rank, res.params, record["run"],
+                                    record["seed"]),
             language="python")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, live
+from ui import controls, figures, layout, runs
 from ui import data as uidata
 from ui.state import persistent
 
@@ -13,6 +13,7 @@ layout.page("Compare", "Several solvers on the same data, the same start and the
 seed = layout.seed()
 data = layout.chosen_data()
 
+SLOT = "compare"
 keys = [k for k in controls.solvers_for() if nmdcore.SOLVERS[k].iterative]
 if not keys:
     layout.say_missing("An iterative ReLU-NMD solver")
@@ -34,15 +35,14 @@ with left:
             with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
                 params[key] = controls.hyperparameters(key, prefix="compare")
         submitted = st.form_submit_button("Run comparison", type="primary", key="compare_run", width="stretch")
-    st.button("Stop", key="compare_stop", width="stretch")
+    runs.stop_button(SLOT, key="compare_stop")
 with right:
     x_axis = persistent(st.radio, "compare_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
     minus_min = persistent(st.checkbox, "compare_minus_min", True, "Plot error − best error of all runs")
-    status, chart = st.empty(), st.empty()
 
 
-def runs_figure(runs):
-    return figures.comparison({r["label"]: r["history"] for r in runs}, x=x_axis, subtract_min=minus_min)
+def curves_figure(histories):
+    return figures.comparison(dict(histories), x=x_axis, subtract_min=minus_min)
 
 
 if submitted and chosen:
@@ -51,30 +51,32 @@ if submitted and chosen:
     if refusal:
         st.error(refusal)
     else:
-        record = {"data_key": data.key, "rank": rank, "runs": [], "stopped": False, "k": starts}
-        st.session_state["compare_record"] = record
         init = "random" if starts > 1 else run_cfg["init"]
-        jobs = [{"solver": key, "params": params[key], "seed": seed + i, "init": init,
-                 "label": nmdcore.SOLVERS[key].label + ("" if starts == 1 else f" #{i + 1}")}
+        jobs = [runs.Job(data.X, rank, key, params[key], init=init, max_iter=run_cfg["max_iter"],
+                         time_limit=run_cfg["time_limit"], seed=seed + i,
+                         label=nmdcore.SOLVERS[key].label + ("" if starts == 1 else f" #{i + 1}"))
                 for key in chosen for i in range(starts)]
-        try:
-            live.run_sequence(data.X, rank, jobs, run=run_cfg, chart=chart, status=status, record=record,
-                              x_axis=x_axis, subtract_min=minus_min, key="cmp")
-        except nmdcore.NMDError as exc:
-            st.error(str(exc))
+        runs.start(SLOT, jobs, inputs=data.key, meta={"rank": rank, "k": starts}, keep_theta=False)
 
-record = live.sequence_outcome("compare_record", data.key, status, "Choose solvers and press **Run comparison**.")
-runs = record["runs"]
+run = runs.section(SLOT, data.key, prompt="Choose solvers and press **Run comparison**.", where=right,
+                   draw=lambda run, histories: st.plotly_chart(curves_figure(histories), key="compare-curves",
+                                                               width="stretch"))
+with right:
+    st.success(f"{run.outcome()} at r = {run.meta['rank']}.")
+done = [dict(solver=job.solver, label=job.label, history=res.history, relu_error=res.relu_error,
+             n_iter=res.n_iter, stop_reason=run.stop_reason(res))
+        for job, res in zip(run.jobs, run.results)]
 by_solver: dict = {}
-for r in runs:
+for r in done:
     by_solver.setdefault(nmdcore.SOLVERS[r["solver"]].label, []).append(r)
-if record["k"] > 1:
+if run.meta["k"] > 1:
     grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()})
-    chart.plotly_chart(figures.bands(grid, curves, floor), key="compare-bands", width="stretch")
     with right:
-        st.plotly_chart(runs_figure(runs), key="compare-all", width="stretch")
+        st.plotly_chart(figures.bands(grid, curves, floor), key="compare-bands", width="stretch")
+        st.plotly_chart(curves_figure(run.histories()), key="compare-curves", width="stretch")
 else:
-    chart.plotly_chart(runs_figure(runs), key="compare-final", width="stretch")
+    with right:
+        st.plotly_chart(curves_figure(run.histories()), key="compare-curves", width="stretch")
 
 rows = []
 for label, rs in by_solver.items():

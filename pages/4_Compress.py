@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 import nmdcore
-from ui import compress, controls, figures, layout, live
+from ui import compress, controls, figures, layout, runs
 from ui import data as uidata
 from ui.results import tsvd_baseline
 from ui.state import persistent
@@ -54,6 +54,7 @@ subset = (f" (eq. (10) uses {compress.EQ10_MAX_COLUMNS} evenly spaced columns of
 st.caption(f"U is {m}×{k}, {1 - nnz / U.size:.0%} zeros, numerical rank {np.linalg.matrix_rank(U)}; "
            f"M is {M.shape[0]}×{M.shape[1]}{subset}.")
 
+SLOT = "compress"
 left, right = st.columns([1, 2])
 with left:
     default_solver = next((s for s in ("a_nmd", "ebcd", "nmd_tm") if s in solvers), solvers[0])
@@ -63,33 +64,29 @@ with left:
         params = controls.hyperparameters(solver, prefix="compress")
         run_cfg = controls.budgets("compress", max_iter=500, time_limit=20.0)
         submitted = st.form_submit_button("Compress", type="primary", key="compress_run", width="stretch")
-    st.button("Stop", key="compress_stop", width="stretch")
-with right:
-    status, chart = st.empty(), st.empty()
+    runs.stop_button(SLOT, key="compress_stop")
 
 data_key = uidata.content_key(U)
 if submitted:
-    def done(result, stopped, stats):
-        st.session_state["compress_record"] = {"key": key, "data_key": data_key, "result": result,
-                                               "stopped": stopped}
-    try:
-        live.run_live(U, r, solver, params=params, run=run_cfg, seed=seed, chart=chart, status=status,
-                      key="compress-live", on_done=done)
-    except nmdcore.NMDError as exc:
-        st.error(str(exc))
+    runs.start(SLOT, [runs.Job(U, r, solver, params, init=run_cfg["init"], max_iter=run_cfg["max_iter"],
+                               time_limit=run_cfg["time_limit"], seed=seed)], inputs=data_key)
 
-record = st.session_state.get("compress_record")
-if not record or record["data_key"] != data_key:
-    status.info("Choose r and a solver, then press **Compress**.")
-    st.stop()
 
-res = record["result"]
-r = res.rank
+
+def live_curve(run, histories):
+    spec = nmdcore.SOLVERS[run.jobs[0].solver]
+    st.plotly_chart(figures.convergence(histories[-1][1], objective_label=spec.objective),
+                    key="compress-convergence", width="stretch")
+
+
+run = runs.section(SLOT, data_key, prompt="Choose r and a solver, then press **Compress**.", draw=live_curve,
+                   where=right)
+res = run.result
 spec = nmdcore.SOLVERS[res.solver]
-status.success(f"{spec.label}, r = {r}: {'stopped by you' if record['stopped'] else res.stop_reason} "
-               f"after {res.n_iter} iterations.")
-chart.plotly_chart(figures.convergence(res.history, objective_label=spec.objective), key="compress-final",
-                   width="stretch")
+with right:
+    st.success(f"{spec.label}, r = {res.rank}: {run.outcome()}.")
+    live_curve(run, run.histories())
+r = res.rank
 base = tsvd_baseline(data_key, r, U)
 U_tsvd = np.maximum(base["W"] @ base["H"], 0)
 U_nmd = np.maximum(res.theta, 0)

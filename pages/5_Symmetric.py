@@ -5,7 +5,7 @@ import streamlit as st
 
 import nmdcore
 from nmdcore import synthetic
-from ui import controls, figures, layout, live
+from ui import controls, figures, layout, runs
 from ui import data as uidata
 from ui.state import persistent
 from ui.text import escape_markdown
@@ -54,6 +54,7 @@ else:
 st.caption(f"{escape_markdown(title)}: {M.shape[0]}×{M.shape[1]}, {1 - np.count_nonzero(M) / M.size:.0%} zeros.")
 data = uidata.from_array(M, "symmetric", title)
 
+SLOT = "symmetric"
 left, right = st.columns([1, 2])
 with left:
     chosen = persistent(st.multiselect, "sym_solvers", keys, "Solvers", options=keys,
@@ -68,30 +69,37 @@ with left:
             with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
                 params[key] = controls.hyperparameters(key, prefix="sym")
         submitted = st.form_submit_button("Run", type="primary", key="sym_run", width="stretch")
-    st.button("Stop", key="sym_stop", width="stretch")
+    runs.stop_button(SLOT, key="sym_stop")
 with right:
-    status, chart = st.empty(), st.empty()
+    x_axis = persistent(st.radio, "sym_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
+
+
+def curves_figure(histories):
+    return figures.comparison(dict(histories), x=x_axis)
+
 
 if submitted and chosen:
-    record = {"data_key": data.key, "rank": rank, "runs": []}
-    st.session_state["sym_record"] = record
-    jobs = [{"solver": k, "params": params[k], "seed": seed, "init": run_cfg["init"],
-             "label": nmdcore.SOLVERS[k].label} for k in chosen]
+    jobs = [runs.Job(M, rank, k, params[k], init=run_cfg["init"], max_iter=run_cfg["max_iter"],
+                     time_limit=run_cfg["time_limit"], seed=seed) for k in chosen]
     if with_tsvd:
-        jobs.insert(0, {"solver": "tsvd", "params": {}, "seed": seed, "init": "tsvd", "label": "TSVD"})
-    try:
-        live.run_sequence(M, rank, jobs, run=run_cfg, chart=chart, status=status, record=record,
-                          key="sym", keep_theta=True)
-    except nmdcore.NMDError as exc:
-        st.error(str(exc))
+        jobs.insert(0, runs.Job(M, rank, "tsvd", seed=seed, label="TSVD"))
+    runs.start(SLOT, jobs, inputs=data.key, meta={"rank": rank})
 
-record = live.sequence_outcome("sym_record", data.key, status, "Choose solvers and press **Run**.")
-runs = record["runs"]
-chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"), key="sym-final",
-                   width="stretch")
-table = pd.DataFrame([{"solver": r["label"], "ReLU error ‖M − max(0,Θ)‖/‖M‖": r["relu_error"],
-                       "iterations": r["n_iter"], "time (s)": float(r["history"]["time"][-1]),
-                       "stop": r["stop_reason"]} for r in runs])
+
+
+def live_curves(run, histories):
+    st.plotly_chart(curves_figure(histories), key="sym-curves", width="stretch")
+
+
+run = runs.section(SLOT, data.key, prompt="Choose solvers and press **Run**.", draw=live_curves, where=right)
+with right:
+    st.success(f"{run.outcome()} at r = {run.meta['rank']}.")
+    live_curves(run, run.histories())
+done = list(zip(run.jobs, run.results))
+table = pd.DataFrame([{"solver": job.label, "ReLU error ‖M − max(0,Θ)‖/‖M‖": res.relu_error,
+                       "iterations": res.n_iter, "time (s)": float(res.history["time"][-1]),
+                       "stop": run.stop_reason(res)}
+                      for job, res in done])
 st.dataframe(table, hide_index=True, width="stretch")
 st.session_state["sym_table"] = table
 
@@ -102,8 +110,8 @@ block = int(persistent(st.slider, "sym_block", min(size, 150), "Block shown (fir
                        min_value=10, max_value=size))
 idx = order[:block]
 panels = {"M": M[np.ix_(idx, idx)]}
-for r in runs:
-    panels[r["label"]] = np.maximum(r["theta"][np.ix_(idx, idx)], 0)
+for job, res in done:
+    panels[job.label] = np.maximum(res.theta[np.ix_(idx, idx)], 0)
 st.plotly_chart(figures.heatmaps(panels), key="sym-heatmaps", width="stretch")
 if labels is not None:
     st.caption("Items sorted by class, so a block-diagonal pattern means the graph and its approximation "

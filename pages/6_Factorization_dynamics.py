@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, live
+from ui import controls, figures, layout, runs
 from ui.state import persistent
 
 layout.page("Factorization dynamics",
@@ -36,6 +36,7 @@ def target(m: int, n: int, d: int, kappa: float, seed: int) -> np.ndarray:
 
 Sigma = target(m, n, d, kappa, seed)
 spec = nmdcore.SOLVERS["gd"]
+SLOT = "dynamics"
 left, right = st.columns([1, 2])
 with left:
     with st.form("dyn_form"):
@@ -44,38 +45,34 @@ with left:
         params = controls.hyperparameters("gd", prefix="dyn")
         run_cfg = controls.budgets("dyn", max_iter=3000, time_limit=20.0, starts=("random", "tsvd"))
         submitted = st.form_submit_button("Run gradient descent", type="primary", key="dyn_run", width="stretch")
-    st.button("Stop", key="dyn_stop", width="stretch")
+    runs.stop_button(SLOT, key="dyn_stop")
 with right:
-    status, chart = st.empty(), st.empty()
-
+    log_y = persistent(st.toggle, "dyn_log", True, "Log-scale loss axis")
 
 
 def loss_figure(history: dict):
     """The recorded loss only: Σ has negative entries, so a ReLU error would mean nothing here."""
     return figures.lines(np.arange(len(history["objective"])), {"loss (relative)": history["objective"]},
-                         xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=True)
+                         xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=log_y)
 
 
+setting = (m, n, d, kappa, seed)
 if submitted:
-    def done(result, stopped, stats):
-        st.session_state["dyn_record"] = {"result": result, "stopped": stopped,
-                                          "setting": (m, n, d, kappa, seed)}
-    try:
-        live.run_live(Sigma, r, "gd", params=params, run=run_cfg, seed=seed, chart=chart, status=status,
-                      key="dyn-live", on_done=done, figure=loss_figure)
-    except nmdcore.NMDError as exc:
-        st.error(str(exc))
+    runs.start(SLOT, [runs.Job(Sigma, r, "gd", params, init=run_cfg["init"], max_iter=run_cfg["max_iter"],
+                               time_limit=run_cfg["time_limit"], seed=seed)], inputs=setting)
 
-record = st.session_state.get("dyn_record")
-if not record or record["setting"] != (m, n, d, kappa, seed):
-    status.info("Set the step and the start scale, then press **Run gradient descent**.")
-    st.stop()
 
-res = record["result"]
-h = res.history
-status.success(f"{'stopped by you' if record['stopped'] else 'finished (' + res.stop_reason + ')'} after "
-               f"{res.n_iter} iterations; final loss {h['objective'][-1]:.3g}.")
-chart.plotly_chart(loss_figure(h), key="dyn-final", width="stretch")
+
+def live_loss(run, histories):
+    st.plotly_chart(loss_figure(histories[-1][1]), key="dyn-loss", width="stretch")
+
+
+run = runs.section(SLOT, setting, prompt="Set the step and the start scale, then press **Run gradient descent**.",
+                   draw=live_loss, where=right)
+h = run.result.history
+with right:
+    st.success(f"{run.outcome()}; final loss {h['objective'][-1]:.3g}.")
+    live_loss(run, run.histories())
 its = np.arange(len(h["objective"]))
 c1, c2 = st.columns(2)
 sv_U = {f"σ{i}(U)": h[f"sv_U_{i}"] for i in range(1, 6) if f"sv_U_{i}" in h and np.any(h[f"sv_U_{i}"] > 0)}

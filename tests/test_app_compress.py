@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
 from ui import compress
 
 
@@ -30,9 +30,10 @@ def test_basis_then_default_compression(compress_page):
     assert at.caption[1].value.startswith("U is 784×12")
     at.number_input(key="compress_max_iter").set_value(40)
     at.button(key="compress_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    res = at.session_state["compress_record"]["result"]
+    res = page_run(at, "compress").result
     assert res.rank == 11  # the default 55 clamped to k − 1
     assert float(metrics["‖U − max(0, TSVD)‖/‖U‖"]) >= 0
     e_tsvd = float(metrics["eq. (10), U from TSVD"])
@@ -48,8 +49,9 @@ def test_rank_and_solver_change(compress_page):
     at.slider(key="compress_rank").set_value(4)
     at.number_input(key="compress_max_iter").set_value(30)
     at.button(key="compress_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
-    res = at.session_state["compress_record"]["result"]
+    res = page_run(at, "compress").result
     assert (res.solver, res.rank) == ("ebcd", 4)
     # error versus r
     at.text_input(key="compress_grid").set_value("2, 5").run()
@@ -59,17 +61,17 @@ def test_rank_and_solver_change(compress_page):
     assert curve["ranks"] == [2, 5] and len(curve["TSVD"]) == 2
 
 
-def test_stop_keeps_partial_compression(compress_page, monkeypatch):
+def test_stop_keeps_partial_compression(compress_page):
     at = compress_page
-    interrupt_redraw(monkeypatch, "convergence", at_call=3)
-    at.number_input(key="compress_max_iter").set_value(500)
+    at.number_input(key="compress_max_iter").set_value(100_000)
+    at.number_input(key="compress_time_limit").set_value(300.0)
     at.button(key="compress_run").click().run()
-    monkeypatch.undo()
-    at.run()
+    stop_mid_run(at, "compress", "compress_stop", min_iterations=2)
     assert not at.exception, at.exception
-    record = at.session_state["compress_record"]
-    assert record["stopped"] and record["result"].n_iter == 2
-    assert "stopped by you" in at.success[0].value
+    run = page_run(at, "compress")
+    assert run.stopped_by == "you" and 2 <= run.result.n_iter < 100_000
+    assert f"stopped by you after {run.result.n_iter} iterations" in at.success[0].value
+    assert len(at.image) == 1 and at.metric  # the basis images and errors of the partial result
 
 
 def test_compressed_nmf_error_matches_column_by_column_nnls():

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
 pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
 
 
@@ -19,8 +19,9 @@ def open_dynamics() -> AppTest:
 def test_default_run_converges_from_a_small_balanced_start():
     at = open_dynamics()
     at.button(key="dyn_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
-    h = at.session_state["dyn_record"]["result"].history
+    h = page_run(at, "dynamics").result.history
     assert h["objective"][-1] < 1e-3 * h["objective"][0]
     # Ye & Du: the factors stay balanced and σᵢ(U) → √σᵢ(Σ) (here σ(Σ) = 1, 0.625, 0.25)
     assert h["imbalance"][-1] < 1e-2
@@ -34,20 +35,25 @@ def test_step_and_start_scale_sliders_reach_the_solver():
     at.select_slider(key="dyn_gd_init_scale").set_value(0.1)
     at.number_input(key="dyn_max_iter").set_value(50)
     at.button(key="dyn_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
-    res = at.session_state["dyn_record"]["result"]
+    res = page_run(at, "dynamics").result
     assert res.params["step"] == pytest.approx(0.05) and res.params["init_scale"] == pytest.approx(0.1)
     assert res.n_iter == 50
 
 
-def test_stop_keeps_the_partial_dynamics(monkeypatch):
+def test_stop_keeps_the_partial_dynamics():
     at = open_dynamics()
-    interrupt_redraw(monkeypatch, "lines", at_call=6)
+    at.select_slider(key="dyn_kappa").set_value(100.0).run()  # σ_d = 0.01 and a small step: a long run
+    at.slider(key="dyn_gd_step").set_value(0.01)
+    at.number_input(key="dyn_max_iter").set_value(100_000)
+    at.number_input(key="dyn_time_limit").set_value(300.0)
     at.button(key="dyn_run").click().run()
-    monkeypatch.undo()
-    at.run()
+    at.toggle(key="dyn_log").set_value(False).run()  # a rerun that leaves the run alone
+    assert page_run(at, "dynamics").running
+    stop_mid_run(at, "dynamics", "dyn_stop", min_iterations=5)
     assert not at.exception, at.exception
-    record = at.session_state["dyn_record"]
-    assert record["stopped"] and record["result"].n_iter == 5
-    assert at.success[0].value.startswith("stopped by you after 5 iterations")
+    run = page_run(at, "dynamics")
+    assert run.stopped_by == "you" and 5 <= run.result.n_iter < 100_000
+    assert at.success[0].value.startswith(f"stopped by you after {run.result.n_iter} iterations")
     assert len(at.get("plotly_chart")) == 3  # the partial run is drawn in full

@@ -1,4 +1,8 @@
-"""AppTest stories of the Explore page: default run, slider, solver change, uploads, Stop, errors."""
+"""AppTest stories of the Explore page: default run, slider, solver change, uploads, Stop, errors.
+
+Runs go on in a worker thread after the script run that started them; ``finish_runs``
+waits for them and reruns the page, as the live view does when a run ends.
+"""
 from __future__ import annotations
 
 import io
@@ -9,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
 
 EXPLORE = "pages/2_Explore.py"
 
@@ -27,6 +31,13 @@ def open_explore(timeout: float = 60) -> AppTest:
     at = open_page(EXPLORE, timeout)
     assert not at.exception, at.exception
     return at
+
+
+def run_explore(at: AppTest) -> AppTest:
+    """Press Run and wait for the run to end."""
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    return finish_runs(at)
 
 
 def pick_dataset(at: AppTest, name: str) -> AppTest:
@@ -52,6 +63,9 @@ def png_bytes(size=(16, 12), seed=0) -> bytes:
 def test_default_page_offers_an_offline_dataset_and_registry_solvers():
     at = open_explore()
     assert at.session_state["dataset"] == "mnist5k"
+    # a first visit shows a finished example run (computed once per server), not an empty panel
+    assert "example run" in at.info[0].value and len(at.image) >= 6 and at.get("plotly_chart")
+    assert page_run(at, "explore") is None  # the example is not this session's run
     solver_box = at.selectbox(key="explore_solver")
     assert solver_box.value in nmdcore.SOLVERS
     # every general-purpose solver of the registry is offered, the symmetric ones are not
@@ -65,15 +79,15 @@ def test_default_dataset_run_end_to_end():
     """The default Explore story: MNIST 5k, default solver, a short budget."""
     at = open_explore(timeout=120)
     small_budget(at, iters=5)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
     assert not at.error
-    record = at.session_state["explore_record"]
-    res = record["result"]
+    run = page_run(at, "explore")
+    res = run.result
     assert res.theta.shape == (784, 5000)
-    assert len(res.history["relu_error"]) == res.n_iter + 1
-    assert not record["stopped"]
-    assert record["stats"]["first_point_s"] is not None
+    assert len(res.history["relu_error"]) == res.n_iter + 1 == 6
+    assert run.stopped_by is None
+    assert run.first_point_s is not None
     assert at.get("plotly_chart"), "no convergence curve drawn"
     assert len(at.image) >= 6, "reconstructions missing"
     assert "finished" in at.success[0].value
@@ -83,9 +97,9 @@ def test_rank_slider_and_hyperparameters_reach_the_solver():
     at = pick_dataset(open_explore(), "relu_lowrank")
     at.slider(key="rank").set_value(7)
     small_budget(at)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
-    res = at.session_state["explore_record"]["result"]
+    res = page_run(at, "explore").result
     assert res.rank == 7
     spec = nmdcore.SOLVERS[res.solver]
     assert set(res.params) == {h.name for h in spec.hyperparameters}
@@ -106,9 +120,9 @@ def test_solver_change_rebuilds_controls_from_the_registry():
     # the last one runs
     at.slider(key="rank").set_value(3)
     small_budget(at, 3)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
-    assert at.session_state["explore_record"]["result"].solver == keys[-1]
+    assert page_run(at, "explore").result.solver == keys[-1]
 
 
 def test_upload_of_good_images_runs():
@@ -121,9 +135,9 @@ def test_upload_of_good_images_runs():
     assert data.X.shape == (16 * 12, 12) and data.image_shape == (12, 16)
     at.slider(key="rank").set_value(3)
     small_budget(at, 5)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
-    assert at.session_state["explore_record"]["result"].theta.shape == (192, 12)
+    assert page_run(at, "explore").result.theta.shape == (192, 12)
     assert len(at.image) == 6
     snippet = at.code[0].value
     assert "np.load" in snippet  # an upload has no catalogue name
@@ -142,32 +156,76 @@ def test_upload_of_bad_files_shows_one_line_and_page_keeps_working():
     assert at.session_state["uploaded"].X.shape == (192, 3)
 
 
-def test_stop_keeps_the_partial_result(monkeypatch):
-    """A click during a run interrupts the script inside a redraw; the partial result survives."""
-    at = pick_dataset(open_explore(), "relu_lowrank")
-    interrupt_redraw(monkeypatch, "convergence", at_call=4)  # the click lands in the 4th redraw
-    at.number_input(key="explore_max_iter").set_value(200)
-    at.number_input(key="explore_time_limit").set_value(60.0)
+def long_run(at: AppTest) -> AppTest:
+    """Start a run that would take far longer than the test (stopped by the test)."""
+    at.number_input(key="explore_max_iter").set_value(100_000)
+    at.number_input(key="explore_time_limit").set_value(300.0)
     at.button(key="run").click().run()
-    record = at.session_state["explore_record"]
-    assert record["stopped"]
-    assert record["result"].stop_reason == "callback"
-    assert record["result"].n_iter == 3 < 200
-    monkeypatch.undo()
-    at.run()  # the rerun after the click
     assert not at.exception, at.exception
-    assert "stopped by you after 3 iterations" in at.success[0].value
+    return at
+
+
+def test_stop_keeps_the_partial_result():
+    """Stop ends the run within one iteration; its curve, metrics, images and downloads stay."""
+    at = long_run(pick_dataset(open_explore(), "relu_lowrank"))
+    assert page_run(at, "explore").running
+    assert at.get("progress"), "the live view shows the run's progress"
+    stop_mid_run(at, "explore", "stop")
+    run = page_run(at, "explore")
+    assert run.stopped_by == "you" and run.result.stop_reason == "interrupted"
+    n = run.result.n_iter
+    assert 3 <= n < 100_000
+    assert at.success[0].value.endswith(f"stopped by you after {n} iterations.")
+    assert at.metric and at.get("download_button") and len(at.get("plotly_chart")) == 2
+    assert at.button(key="stop").disabled
+
+
+def test_clicks_that_do_not_change_the_run_let_it_go_on():
+    at = pick_dataset(open_explore(), "relu_lowrank")
+    small_budget(at, 400)
+    at.button(key="run").click().run()
+    run = page_run(at, "explore")
+    at.radio(key="explore_x").set_value("time").run()  # a rerun of the page while the solver works
+    at.selectbox(key="explore_solver").set_value("nmd_3b").run()  # prepares the next run only
+    assert not at.exception, at.exception
+    assert page_run(at, "explore") is run
+    finish_runs(at)
+    assert run.stopped_by is None and run.result.n_iter == 400 and run.result.solver == "ebcd"
+    assert "finished" in at.success[0].value
+
+
+def test_a_new_dataset_stops_the_run_and_keeps_it_for_its_own_data():
+    at = long_run(pick_dataset(open_explore(), "relu_lowrank"))
+    run = page_run(at, "explore")
+    pick_dataset(at, "digits")
+    assert run.join(10) and run.stopped_by == "you"
+    assert not at.success and any("press **Run**" in i.value for i in at.info)
+    pick_dataset(at, "relu_lowrank")
+    assert at.success[0].value.endswith(f"stopped by you after {run.result.n_iter} iterations.")
+
+
+def test_a_run_survives_a_page_switch():
+    at = long_run(pick_dataset(open_explore(), "relu_lowrank"))
+    run = page_run(at, "explore")
+    at.switch_page("pages/1_Learn.py").run()
+    assert run.running  # leaving the page does not stop the solver
+    at.switch_page("pages/2_Explore.py").run()
+    assert page_run(at, "explore") is run and at.get("progress")
+    stop_mid_run(at, "explore", "stop")
+    at.switch_page("pages/1_Learn.py").run()
+    at.switch_page("pages/2_Explore.py").run()
+    assert at.success[0].value.endswith(f"stopped by you after {run.result.n_iter} iterations.")
 
 
 def test_identical_run_is_reused_from_the_content_cache():
     at = pick_dataset(open_explore(), "relu_lowrank")
     small_budget(at, 5)
-    at.button(key="run").click().run()
-    first = at.session_state["explore_record"]["result"]
+    run_explore(at)
+    first = page_run(at, "explore").result
     at.button(key="run").click().run()
     assert not at.exception
-    record = at.session_state["explore_record"]
-    assert record["cached"] and record["result"] is first
+    run = page_run(at, "explore")
+    assert run.meta["cached"] and run.result is first
     assert "reused" in at.success[0].value
 
 
@@ -179,20 +237,24 @@ def test_oversized_problem_is_refused_with_the_estimate(monkeypatch):
     assert len(at.error) == 1
     message = at.error[0].value
     assert message.startswith("Refused") and "MB" in message
-    assert "explore_record" not in at.session_state
+    assert page_run(at, "explore") is None
 
 
 def test_engine_error_is_one_line(monkeypatch):
     at = pick_dataset(open_explore(), "example_5x5")
     at.slider(key="rank").set_value(2)
     at.run()
-    import ui.live
+    import ui.runs
 
-    def bad(*args, **kwargs):
+    real = nmdcore.decompose
+
+    def bad(X, rank, solver="ebcd", **kwargs):  # the TSVD start works, the solver's thread fails
+        if solver == "tsvd":
+            return real(X, rank, solver=solver, **kwargs)
         raise nmdcore.RankError("rank must be between 1 and 4 for a 5x5 matrix, got 9")
 
-    monkeypatch.setattr(ui.live.nmdcore, "decompose", bad)
-    at.button(key="run").click().run()
+    monkeypatch.setattr(ui.runs.nmdcore, "decompose", bad)
+    run_explore(at)
     assert not at.exception
     assert [e.value for e in at.error] == ["rank must be between 1 and 4 for a 5x5 matrix, got 9"]
 
@@ -202,10 +264,10 @@ def test_run_equals_the_python_snippet_call():
     at = pick_dataset(open_explore(), "relu_lowrank")
     at.slider(key="rank").set_value(6)
     small_budget(at, 12)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
-    record = at.session_state["explore_record"]
-    res = record["result"]
+    record = page_run(at, "explore").meta
+    res = page_run(at, "explore").result
     from nmdcore import datasets
 
     direct = nmdcore.decompose(datasets.load("relu_lowrank").X, 6, solver=res.solver, init="tsvd",
@@ -221,7 +283,7 @@ def test_single_image_dataset_shows_the_three_images():
     at = pick_dataset(open_explore(), "satellite_like")
     at.slider(key="rank").set_value(8)
     small_budget(at, 10)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
     assert len(at.image) == 3
     assert "relative error" in str(at.image[2].proto)
@@ -237,9 +299,9 @@ def test_upload_of_a_csv_matrix_runs_with_block_heatmaps():
     assert at.session_state["uploaded"].X.shape == (25, 18)
     at.slider(key="rank").set_value(4)
     small_budget(at, 200)
-    at.button(key="run").click().run()
+    run_explore(at)
     assert not at.exception, at.exception
-    assert at.session_state["explore_record"]["result"].relu_error < 0.05  # planted ReLU rank 4
+    assert page_run(at, "explore").result.relu_error < 0.05  # planted ReLU rank 4
     assert not at.image and len(at.get("plotly_chart")) == 2
 
 
@@ -258,9 +320,10 @@ def test_downloads_hold_the_factors_history_and_figures():
 
     at = pick_dataset(open_explore(), "relu_lowrank")
     small_budget(at, 7)
-    at.button(key="run").click().run()
-    record = at.session_state["explore_record"]
-    res = record["result"]
+    run_explore(at)
+    run = page_run(at, "explore")
+    res = run.result
+    record = dict(run.meta, result=res)
     assert len(at.get("download_button")) == 3  # factors, history, curve (no image grid for a matrix)
     with np.load(io.BytesIO(results.factors_npz(record))) as npz:
         assert set(res.factors) <= set(npz.files)

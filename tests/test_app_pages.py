@@ -20,28 +20,34 @@ def open_page(path: str, timeout: float = 90) -> AppTest:
     return at
 
 
-def interrupt_redraw(monkeypatch, figure: str, at_call: int) -> None:
-    """Make the ``at_call``-th live redraw raise what a click raises (StopException).
+def page_run(at: AppTest, slot: str):
+    """The run in ``slot`` of the AppTest session (None when it has none)."""
+    from ui import runs
 
-    ``figure`` names the function of :mod:`ui.figures` that the live loop draws with;
-    redraws are unthrottled so the count is deterministic. Undo with ``monkeypatch.undo()``
-    or :func:`restore_redraw` before the rerun that shows the result.
-    """
-    import ui.figures
-    import ui.live
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+    token = at.session_state[runs.TOKEN_KEY] if runs.TOKEN_KEY in at.session_state else None
+    return None if token is None else runs.find(token, slot)
 
-    real = getattr(ui.figures, figure)
-    calls = []
 
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at_call:
-            raise StopException()
-        return real(*args, **kwargs)
+def finish_runs(at: AppTest, timeout: float = 120) -> AppTest:
+    """Wait for the session's runs to end, then rerun the page as the live view's last refresh does."""
+    from ui import runs
 
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.figures, figure, interrupted)
+    assert runs.join_all(at.session_state[runs.TOKEN_KEY], timeout), f"runs still going after {timeout} s"
+    return at.run()
+
+
+def stop_mid_run(at: AppTest, slot: str, stop_key: str, min_iterations: int = 3, timeout: float = 60) -> AppTest:
+    """Wait until the running run of ``slot`` has done ``min_iterations``, then press its Stop button."""
+    import time
+
+    run = page_run(at, slot)
+    assert run is not None and run.running, "no run is going"
+    deadline = time.monotonic() + timeout
+    while sum(len(h["objective"]) - 1 for _, h in run.histories()) < min_iterations:
+        assert run.running and time.monotonic() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.05)
+    at.button(key=stop_key).click().run()
+    return finish_runs(at)
 
 
 @pytest.mark.parametrize("path", [p for p, _, _ in PAGES])

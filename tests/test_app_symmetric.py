@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
 SYMMETRIC = [k for k, s in nmdcore.SOLVERS.items() if s.family == "symmetric"]
 pytestmark = pytest.mark.skipif(not SYMMETRIC, reason="no symmetric solver in nmdcore")
 
@@ -21,6 +21,7 @@ def test_default_synthetic_run_compares_every_symmetric_solver_with_tsvd():
     at = open_symmetric()
     at.number_input(key="sym_max_iter").set_value(60)
     at.button(key="sym_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
     table = at.session_state["sym_table"]
     assert list(table["solver"]) == ["TSVD"] + [nmdcore.SOLVERS[k].label for k in SYMMETRIC]
@@ -39,22 +40,24 @@ def test_rank_and_solver_change_on_a_similarity_graph():
     at.slider(key="sym_rank").set_value(5)
     at.number_input(key="sym_max_iter").set_value(20)
     at.button(key="sym_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
-    record = at.session_state["sym_record"]
-    assert record["rank"] == 5 and [r["solver"] for r in record["runs"]] == ["tsvd", SYMMETRIC[0]]
-    theta = record["runs"][1]["theta"]
+    run = page_run(at, "symmetric")
+    assert run.meta["rank"] == 5 and [res.solver for res in run.results] == ["tsvd", SYMMETRIC[0]]
+    theta = run.results[1].theta
     assert theta.shape == (100, 100) and np.allclose(theta, theta.T)
 
 
-def test_stop_ends_the_sequence_and_keeps_what_ran(monkeypatch):
+def test_stop_ends_the_sequence_and_keeps_what_ran():
     at = open_symmetric()
-    interrupt_redraw(monkeypatch, "comparison", at_call=5)  # TSVD (1 redraw), then 3 of the first solver
-    at.number_input(key="sym_max_iter").set_value(300)
+    at.number_input(key="sym_max_iter").set_value(100_000)
+    at.number_input(key="sym_time_limit").set_value(300.0)
     at.button(key="sym_run").click().run()
-    monkeypatch.undo()
-    at.run()
+    stop_mid_run(at, "symmetric", "sym_stop", min_iterations=3)
     assert not at.exception, at.exception
-    record = at.session_state["sym_record"]
-    assert record["stopped"] and [r["solver"] for r in record["runs"]] == ["tsvd", SYMMETRIC[0]]
-    assert record["runs"][1]["n_iter"] == 3
-    assert at.success[0].value.startswith("stopped by you")
+    run = page_run(at, "symmetric")
+    assert run.stopped_by == "you" and [res.solver for res in run.results] == ["tsvd", SYMMETRIC[0]]
+    assert run.results[1].stop_reason == "interrupted" and run.results[1].n_iter >= 3
+    assert at.success[0].value.startswith("stopped by you after")
+    assert list(at.session_state["sym_table"]["stop"]) == ["exact", "stopped by you"]
+    assert len(at.get("plotly_chart")) == 2  # curves + heatmaps of what ran

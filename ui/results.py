@@ -51,10 +51,8 @@ def metrics(record: dict, baseline: dict | None) -> None:
     cols[3].metric("Time", f"{h['time'][-1]:.2f} s")
     stats = record.get("stats") or {}
     first = stats.get("first_point_s")
-    rate = stats.get("update_rate_hz")
     cols[4].metric("First curve point", "—" if first is None else f"{first:.2f} s",
-                   help=f"From Run to the first point of the live curve; live updates "
-                        f"{'—' if rate is None else f'{rate:.1f}'} per second.")
+                   help="From Run to the solver's first recorded point (the live curve redraws twice a second).")
 
 
 def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> bytes:
