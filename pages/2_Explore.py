@@ -46,17 +46,22 @@ with left:
     spec = nmdcore.SOLVERS[solver]
     with st.form("explore_form", border=True):
         rank = controls.rank_slider(data.X.shape, inclusive=spec.max_rank_inclusive)
+        # Run comes before the longer list of settings below, so it is in view without scrolling
+        submitted = st.form_submit_button("Run", type="primary", key="run", width="stretch",
+                                          help="Runs the solver with every setting of this box.")
         params = controls.hyperparameters(solver, prefix="explore")
         run_cfg = controls.budgets("explore") if spec.iterative else {"init": "tsvd", "max_iter": 1,
                                                                       "time_limit": 60.0}
         reuse = persistent(st.checkbox, "explore_reuse", True, "Reuse an identical earlier run",
                            help="Results are cached by the SHA-256 of the data and every setting.")
-        submitted = st.form_submit_button("Run", type="primary", key="run", width="stretch")
-    runs.stop_button(SLOT, key="stop")
 
 with right:
-    x_axis = persistent(st.radio, "explore_x", "iteration", "x axis", options=["iteration", "time"],
-                        horizontal=True)
+    axis_column, stop_column = st.columns([3, 1], vertical_alignment="bottom")
+    with axis_column:
+        x_axis = persistent(st.radio, "explore_x", "iteration", "x axis", options=["iteration", "time"],
+                            horizontal=True)
+    with stop_column:
+        runs.stop_button(SLOT, key="stop")
 
 if submitted:
     clicked = time.perf_counter()

@@ -52,7 +52,7 @@ with right:
 
 def loss_figure(history: dict):
     """The recorded loss only: Σ has negative entries, so a ReLU error would mean nothing here."""
-    return figures.lines(np.arange(len(history["objective"])), {"loss (relative)": history["objective"]},
+    return figures.lines(figures.iterations(history), {"loss (relative)": history["objective"]},
                          xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=log_y)
 
 

@@ -1,15 +1,20 @@
 """Real-browser tests: `streamlit run app.py` driven by Debian's Chromium through Playwright.
 
-Every page loads with the app's own menu and no exception; the default Explore run completes
-and draws its curve and images; an upload of images works. Screenshots go to
-``test-artifacts/`` (override with BROWSER_ARTIFACTS). Skips when Playwright or
-/usr/bin/chromium is missing, unless REQUIRE_BROWSER=1 (CI), which makes that an error.
+Every page loads with the app's own menu and no exception; a first visit of Explore shows a
+finished example run with Run in view; an upload of images works. On every page with a run:
+a click on another widget during a run lets it go on, leaving the page and coming back finds
+it, Stop keeps its result ("stopped by you after N iterations"); a reload keeps the results
+and a closed tab frees the CPU; two browser sessions never see each other's runs.
+Screenshots and the measured Stop latencies go to ``test-artifacts/`` (override with
+BROWSER_ARTIFACTS). Skips when Playwright or /usr/bin/chromium is missing, unless
+REQUIRE_BROWSER=1 (CI), which makes that an error.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -60,17 +65,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The server process of this module (its CPU time shows whether a run still works).
+SERVER: dict = {}
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """A fresh `streamlit run app.py` on a free port (so the first session is a first session)."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = dict(os.environ, NMD_CACHE_DIR=str(tmp_path_factory.mktemp("nmd_cache")))  # never the user's cache
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.runOnSave", "false"]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env)
+    SERVER["pid"] = proc.pid
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     try:
@@ -162,27 +174,28 @@ def test_first_session_shows_the_app_menu_and_every_page_loads(page, app_url):
         shot(page, Path(path).stem.split("_", 1)[1].lower())
 
 
-def test_default_explore_run_draws_curve_and_images(page, app_url):
-    page.goto(f"{app_url}/Explore")
-    wait_for_app(page)
-    no_exception(page)
-    clicked = time.perf_counter()
-    widget(page, "run").get_by_role("button").click()
-    # the live curve appears while the solver runs
-    page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-    first_curve_s = time.perf_counter() - clicked
-    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("finished")
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    expect(page.get_by_test_id("stImage")).to_have_count(6)
-    expect(page.get_by_test_id("stMetricValue").first).to_be_visible()
-    no_exception(page)
-    metrics = dict(zip(page.get_by_test_id("stMetricLabel").all_inner_texts(),
-                       page.get_by_test_id("stMetricValue").all_inner_texts()))
+def test_first_visit_of_explore_shows_a_finished_example_run_with_run_in_view(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.goto(f"{app_url}/Explore")
+        wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)  # the example run is computed once per server
+        no_exception(page)
+        expect(page.get_by_test_id("stAlertContentInfo").first).to_contain_text("example run")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        expect(page.get_by_test_id("stImage")).to_have_count(6)
+        page.screenshot(path=str(_artifact("explore_first_visit.png")))  # the window as the user sees it
+        for key in ("run", "stop"):  # in view without scrolling
+            box = widget(page, key).get_by_role("button").bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 900, (key, box)
+    finally:
+        context.close()
+
+
+def _artifact(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "explore_run.json").write_text(json.dumps(
-        {"browser_click_to_first_curve_s": first_curve_s, "metrics": metrics}, indent=1))
-    shot(page, "explore_run")
+    return ARTIFACTS / name
 
 
 def _png(seed: int) -> bytes:
@@ -228,18 +241,228 @@ def test_upload_of_images_works(page, app_url, tmp_path):
     no_exception(page)
 
 
-@pytest.mark.parametrize("path, run_key, shot_name", [
-    ("Compare", "compare_run", "compare_run"),
-    ("Symmetric", "sym_run", "symmetric_run"),
-    ("Factorization_dynamics", "dyn_run", "dynamics_run"),
-])
-def test_page_default_runs_draw_results(page, app_url, path, run_key, shot_name):
-    """The default run of the other solver pages, for their screenshots."""
-    page.goto(f"{app_url}/{path}")
-    wait_for_app(page)
-    widget(page, run_key).get_by_role("button").click()
+# -- runs -------------------------------------------------------------------------------------
+
+def set_number(page, key: str, value) -> None:
+    """Type into a number input and leave it (inside a form nothing reruns until the submit)."""
+    box = widget(page, key).locator("input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def pick_radio(page, key: str, option: str) -> None:
+    widget(page, key).get_by_text(option, exact=True).click()
+
+
+def pick_option(page, key: str, pattern: str) -> None:
+    widget(page, key).click()
+    page.get_by_role("option", name=re.compile(pattern)).first.click()
+
+
+def go_to(page, label: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_role("link", name=label, exact=True).click()
     wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
-    expect(page.get_by_test_id("stAlertContentSuccess").first).to_be_visible()
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.get_by_test_id("stMain").get_by_role("heading", name=label, exact=True)).to_be_visible()
+
+
+def expect_running(page) -> None:
+    """The live view: a progress line that counts iterations, and the curve."""
+    expect(page.get_by_test_id("stProgress").first).to_contain_text("iteration", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+
+def outcome(page):
+    return page.get_by_test_id("stAlertContentSuccess").first
+
+
+def stopped_iterations(page) -> int:
+    """N of "stopped by you after N iterations" on the page."""
+    expect(outcome(page)).to_contain_text("stopped by you after", timeout=RUN_TIMEOUT_MS)
+    return int(re.search(r"stopped by you after (\d+) iterations", outcome(page).inner_text()).group(1))
+
+
+def setup_compress(page) -> None:
+    """A small NMF basis (MNIST, k = 12, 2 sweeps), computed once per server."""
+    pick_option(page, "compress_source", "^MNIST")
+    wait_for_app(page)
+    set_number(page, "compress_nmf_rank", 12)
+    wait_for_app(page)
+    set_number(page, "compress_sweeps", 2)
+    wait_for_app(page)
+    button = widget(page, "compress_basis").get_by_role("button")
+    if button.count():
+        button.click()
+        wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    expect(widget(page, "compress_run")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+
+def setup_dynamics(page) -> None:
+    """κ = 100 and a small step: gradient descent takes far longer than the test."""
+    slider = widget(page, "dyn_kappa").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("End")
+    wait_for_app(page)
+    expect(widget(page, "dyn_kappa")).to_contain_text("100")
+    step = widget(page, "dyn_gd_step").get_by_role("slider")
+    step.focus()
+    page.keyboard.press("Home")
+
+
+#: Every page with a run: its menu label, widget-key prefix, Run and Stop keys, the setup before a
+#: long run, a click that changes neither the run nor its inputs, and what its result shows.
+RUN_PAGES = [
+    dict(label="Explore", prefix="explore", run="run", stop="stop", setup=None,
+         unrelated=lambda page: pick_radio(page, "explore_x", "time"),
+         result=lambda page: (expect(page.get_by_test_id("stImage")).to_have_count(6),
+                              expect(page.get_by_test_id("stDownloadButton").first).to_be_visible())),
+    dict(label="Compare", prefix="compare", run="compare_run", stop="compare_stop", setup=None,
+         unrelated=lambda page: pick_radio(page, "compare_x", "iteration"),
+         result=lambda page: expect(page.get_by_test_id("stDataFrame")).to_be_visible()),
+    dict(label="Compress", prefix="compress", run="compress_run", stop="compress_stop", setup=setup_compress,
+         unrelated=lambda page: pick_option(page, "compress_solver", "^eBCD-NMD"),
+         result=lambda page: (expect(page.get_by_test_id("stImage")).to_have_count(1),
+                              expect(page.get_by_test_id("stMetricValue").first).to_be_visible())),
+    dict(label="Symmetric", prefix="sym", run="sym_run", stop="sym_stop", setup=None,
+         unrelated=lambda page: pick_radio(page, "sym_x", "iteration"),
+         result=lambda page: expect(page.get_by_test_id("stDataFrame")).to_be_visible()),
+    dict(label="Factorization dynamics", prefix="dyn", run="dyn_run", stop="dyn_stop", setup=setup_dynamics,
+         unrelated=lambda page: widget(page, "dyn_log").get_by_role("checkbox").click(),
+         result=lambda page: expect(page.locator(".js-plotly-plot")).to_have_count(3)),
+]
+
+
+def start_long_run(page, spec: dict) -> None:
+    """Budgets far beyond the test (100 000 iterations, 300 s), then Run."""
+    set_number(page, f"{spec['prefix']}_max_iter", 100_000)
+    set_number(page, f"{spec['prefix']}_time_limit", 300)
+    widget(page, spec["run"]).get_by_role("button").click()
+    expect_running(page)
+
+
+@pytest.mark.parametrize("spec", RUN_PAGES, ids=[s["label"] for s in RUN_PAGES])
+def test_a_run_survives_clicks_and_page_changes_and_stop_keeps_its_result(page, app_url, spec):
+    page.goto(app_url)
+    wait_for_app(page)
+    go_to(page, spec["label"])
+    if spec["setup"]:
+        spec["setup"](page)
+    start_long_run(page, spec)
+    # a click that changes neither the run nor its inputs: the run goes on
+    spec["unrelated"](page)
+    wait_for_app(page)
+    expect_running(page)
+    # leave the page and come back: the run is still there, still running
+    go_to(page, "Learn")
+    go_to(page, spec["label"])
+    expect_running(page)
     no_exception(page)
-    shot(page, shot_name)
+    shot(page, f"run_{spec['prefix']}_live")
+    # Stop: the run ends at its next iteration and its result stays, labelled
+    clicked = time.perf_counter()
+    widget(page, spec["stop"]).get_by_role("button").click()
+    n = stopped_iterations(page)
+    latency = time.perf_counter() - clicked
+    assert n >= 1
+    expect(page.get_by_test_id("stProgress")).to_have_count(0)
+    spec["result"](page)
+    expect(widget(page, spec["stop"]).get_by_role("button")).to_be_disabled()
+    no_exception(page)
+    shot(page, f"run_{spec['prefix']}_stopped")
+    # and it is still there after a visit elsewhere
+    go_to(page, "Learn")
+    go_to(page, spec["label"])
+    assert stopped_iterations(page) == n
+    spec["result"](page)
+    record = _artifact("stop_latency.json")
+    latencies = json.loads(record.read_text()) if record.exists() else {}
+    latencies[spec["label"]] = {"click_to_stopped_result_s": round(latency, 3), "iterations": n}
+    record.write_text(json.dumps(latencies, indent=1))
+
+
+def _server_cpu_s() -> float:
+    """User + system CPU seconds of the server process so far (Linux /proc)."""
+    fields = Path(f"/proc/{SERVER['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_share(seconds: float) -> float:
+    before, start = _server_cpu_s(), time.monotonic()
+    time.sleep(seconds)
+    return (_server_cpu_s() - before) / (time.monotonic() - start)
+
+
+def test_a_reload_keeps_the_result_and_a_closed_tab_frees_the_cpu(browser, app_url):
+    if not Path(f"/proc/{SERVER['pid']}/stat").exists():
+        pytest.skip("needs Linux /proc to read the server's CPU time")
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{app_url}/Explore")
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    start_long_run(page, RUN_PAGES[0])
+    assert _cpu_share(1.5) > 0.5, "the solver should keep a core busy"
+    # a reload is a new session: the old one's run stops, and its result is found again through the URL
+    assert "run=" in page.url
+    page.reload()
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    expect(outcome(page)).to_contain_text("stopped when its browser tab closed, after", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("stImage")).to_have_count(6)
+    no_exception(page)
+    shot(page, "run_after_reload")
+    # closing the tab during a run frees the CPU at the solver's next iteration
+    start_long_run(page, RUN_PAGES[0])
+    assert _cpu_share(1.5) > 0.5
+    context.close()
+    time.sleep(2.0)  # the disconnect, the next session check (0.5 s) and the iteration in progress
+    share = _cpu_share(2.0)
+    assert share < 0.25, f"the server still uses {share:.0%} of a core after the tab closed"
+
+
+def _explore_session(browser, app_url, rank: int):
+    """A new browser context on Explore with the synthetic ReLU low-rank matrix and rank ``rank``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{app_url}/Explore")
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    pick_option(page, "dataset", "^Synthetic ReLU low-rank")
+    wait_for_app(page)
+    slider = widget(page, "rank").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home")
+    for _ in range(rank - 1):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value(str(rank))
+    return context, page
+
+
+def test_two_browser_sessions_never_see_each_others_runs(browser, app_url):
+    contexts = []
+    try:
+        context, first = _explore_session(browser, app_url, 3)
+        contexts.append(context)
+        start_long_run(first, RUN_PAGES[0])
+        # a second session on the same server, same page and data, while the first one's run goes on
+        context, second = _explore_session(browser, app_url, 5)
+        contexts.append(context)
+        expect(second.get_by_test_id("stAlertContentInfo").first).to_contain_text("press Run")
+        expect(second.get_by_test_id("stProgress")).to_have_count(0)
+        expect(widget(second, "stop").get_by_role("button")).to_be_disabled()
+        set_number(second, "explore_max_iter", 20)
+        widget(second, "run").get_by_role("button").click()
+        expect(outcome(second)).to_contain_text("r = 5: finished (max_iter) after 20 iterations",
+                                                timeout=RUN_TIMEOUT_MS)
+        expect_running(first)  # untouched by the second session's run
+        widget(first, "stop").get_by_role("button").click()
+        stopped_iterations(first)
+        expect(outcome(first)).to_contain_text("r = 3:")
+        second.reload()  # the second session's own result, found again after a reload, is still its own
+        wait_for_app(second)
+        pick_option(second, "dataset", "^Synthetic ReLU low-rank")  # a reload starts from the default dataset
+        wait_for_app(second)
+        expect(outcome(second)).to_contain_text("r = 5: finished (max_iter) after 20 iterations")
+        for page in (first, second):
+            no_exception(page)
+    finally:
+        for context in contexts:
+            context.close()

@@ -15,6 +15,13 @@ def _positive(values) -> np.ndarray:
     return np.where(np.isfinite(a) & (a > 0), a, np.nan)
 
 
+def iterations(history: dict) -> np.ndarray:
+    """Iteration number of each entry: ``history["iteration"]`` when the history was thinned for drawing."""
+    if "iteration" in history:
+        return np.asarray(history["iteration"])
+    return np.arange(len(history["relu_error"] if "relu_error" in history else history["objective"]))
+
+
 def convergence(history: dict, *, x: str = "iteration", objective_label: str = "objective",
                 title: str | None = None) -> go.Figure:
     """ReLU error and the solver's recorded objective on a log scale.
@@ -25,8 +32,7 @@ def convergence(history: dict, *, x: str = "iteration", objective_label: str = "
         ``relu_error``, ``objective`` and ``time`` sequences of equal length.
     x : {"iteration", "time"}
     """
-    n = len(history["relu_error"])
-    xs = np.arange(n) if x == "iteration" else np.asarray(history["time"], dtype=float)
+    xs = iterations(history) if x == "iteration" else np.asarray(history["time"], dtype=float)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["relu_error"]), mode="lines",
                              name="ReLU error ‖X − max(0,Θ)‖/‖X‖", line=dict(color=PALETTE[0], width=2)))
@@ -44,10 +50,10 @@ def comparison(histories: dict, *, x: str = "time", field: str = "relu_error",
     if subtract_min:
         floor = min(float(np.nanmin(h[field])) for h in histories.values()) if histories else 0.0
     fig = go.Figure()
-    x_end = max((len(h[field]) - 1 if x == "iteration" else float(h["time"][-1]) for h in histories.values()),
-                default=1.0) or 1.0
+    x_end = max((float(iterations(h)[-1]) if x == "iteration" else float(h["time"][-1])
+                 for h in histories.values()), default=1.0) or 1.0
     for i, (label, h) in enumerate(histories.items()):
-        xs = np.arange(len(h[field])) if x == "iteration" else np.asarray(h["time"], dtype=float)
+        xs = iterations(h) if x == "iteration" else np.asarray(h["time"], dtype=float)
         ys = np.asarray(h[field], dtype=float) - floor
         one_shot = len(ys) == 1  # a baseline such as TSVD: a horizontal reference line
         fig.add_trace(go.Scatter(x=[0.0, x_end] if one_shot else xs, y=_positive(np.repeat(ys, 2) if one_shot else ys),

@@ -48,6 +48,8 @@ from . import st_private
 
 #: Seconds between two redraws of a running run (the fragment's ``run_every``).
 POLL_S = 0.5
+#: Most points of one curve sent to the browser (longer histories are thinned for drawing).
+DRAW_POINTS = 2000
 #: Seconds between two checks, from the solver's thread, that the run's browser tab is still open.
 SESSION_CHECK_S = 0.5
 #: Seconds a Stop (or a change of inputs) waits for the solver to reach its next stop check,
@@ -102,6 +104,16 @@ class Job:
     def __post_init__(self):
         if not self.label:
             self.label = nmdcore.SOLVERS[self.solver].label if self.solver in nmdcore.SOLVERS else self.solver
+
+
+def _thin(history: dict, max_points: int | None) -> dict:
+    n = min(len(v) for v in history.values())
+    if max_points is None or n <= max_points:
+        return history
+    keep = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    thinned = {k: np.asarray(v)[keep] for k, v in history.items()}
+    thinned["iteration"] = keep
+    return thinned
 
 
 class _StopSignal:
@@ -250,8 +262,13 @@ class Run:
         """The last finished (or stopped) job's :class:`nmdcore.Result` (None before the first)."""
         return self.results[-1] if self.results else None
 
-    def histories(self) -> list[tuple[str, dict]]:
-        """``(label, history)`` of every finished job, then the partial history of the job in progress."""
+    def histories(self, max_points: int | None = DRAW_POINTS) -> list[tuple[str, dict]]:
+        """``(label, history)`` of every finished job, then the partial history of the job in progress.
+
+        A history longer than ``max_points`` is thinned to that many entries, evenly
+        spaced and always with the first and the last, and gets an ``"iteration"``
+        entry with the iteration number of each kept entry (see :func:`figures.iterations`).
+        """
         out = [(job.label, res.history) for job, res in zip(self.jobs, self.results)]
         live = self._live
         if live is not None and live[0] >= len(self.results):
@@ -259,7 +276,7 @@ class Run:
             h = progress.history  # lists the solver's thread appends to: copy a common prefix
             n = min(len(v) for v in h.values())
             out.append((self.jobs[index].label, {k: np.asarray(v[:n], dtype=float) for k, v in h.items()}))
-        return out
+        return [(label, _thin(h, max_points)) for label, h in out]
 
     def progress(self) -> tuple[float, str]:
         """Fraction done (by iterations or time, whichever is further) and a one-line progress text."""
@@ -342,8 +359,8 @@ class _Registry:
                 return wanted, entry
         with self.lock:
             token = secrets.token_urlsafe(18)
-            entry = self.sessions[token] = _Session(owner=session_id)
             self._prune()
+            entry = self.sessions[token] = _Session(owner=session_id)
             return token, entry
 
     def _adoptable(self, token: str, session_id: str | None) -> bool:
