@@ -30,6 +30,7 @@ if source == SYNTHETIC:
     M = synthetic.symmetric_relu(n, r_true, threshold, random_state=seed)
     title = f"M = max(0, UUᵀ − {threshold:g}·max(UUᵀ)), n = {n}, rank UUᵀ = {r_true}"
     labels = None
+    setting = (source, n, r_true, threshold, seed)
 else:
     sets = [e for e in uidata.catalogue() if e.get("kind") == "image_set" and e.get("offline")]
     if not sets:
@@ -51,6 +52,7 @@ else:
     M = graph(images.key, len(pick), images.X[:, pick])
     labels = None if images.labels is None else np.asarray(images.labels)[pick]
     title = f"self-tuning kNN graph of {len(pick)} images of {images.title}"
+    setting = (source, images.key, len(pick))
 st.caption(f"{escape_markdown(title)}: {M.shape[0]}×{M.shape[1]}, {1 - np.count_nonzero(M) / M.size:.0%} zeros.")
 data = uidata.from_array(M, "symmetric", title)
 
@@ -83,7 +85,8 @@ if submitted and chosen:
                      time_limit=run_cfg["time_limit"], seed=seed) for k in chosen]
     if with_tsvd:
         jobs.insert(0, runs.Job(M, rank, "tsvd", seed=seed, label="TSVD"))
-    runs.start(SLOT, jobs, inputs=data.key, meta={"rank": rank})
+    # the settings that make M name it (its bytes can differ in the last bit from one product to the next)
+    runs.start(SLOT, jobs, inputs=setting, meta={"rank": rank})
 
 
 
@@ -91,7 +94,7 @@ def live_curves(run, histories):
     st.plotly_chart(curves_figure(histories), key="sym-curves", width="stretch")
 
 
-run = runs.section(SLOT, data.key, prompt="Choose solvers and press **Run**.", draw=live_curves, where=right)
+run = runs.section(SLOT, setting, prompt="Choose solvers and press **Run**.", draw=live_curves, where=right)
 with right:
     st.success(f"{run.outcome()} at r = {run.meta['rank']}.")
     live_curves(run, run.histories())

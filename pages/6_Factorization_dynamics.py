@@ -69,11 +69,11 @@ def live_loss(run, histories):
 
 run = runs.section(SLOT, setting, prompt="Set the step and the start scale, then press **Run gradient descent**.",
                    draw=live_loss, where=right)
-h = run.result.history
+h = run.histories()[-1][1]  # thinned for drawing, with its iteration numbers
 with right:
     st.success(f"{run.outcome()}; final loss {h['objective'][-1]:.3g}.")
-    live_loss(run, run.histories())
-its = np.arange(len(h["objective"]))
+    live_loss(run, [("", h)])
+its = figures.iterations(h)
 c1, c2 = st.columns(2)
 sv_U = {f"σ{i}(U)": h[f"sv_U_{i}"] for i in range(1, 6) if f"sv_U_{i}" in h and np.any(h[f"sv_U_{i}"] > 0)}
 sv_V = {f"σ{i}(V)": h[f"sv_V_{i}"] for i in range(1, 6) if f"sv_V_{i}" in h and np.any(h[f"sv_V_{i}"] > 0)}
