@@ -265,6 +265,14 @@ def go_to(page, label: str) -> None:
     expect(page.get_by_test_id("stMain").get_by_role("heading", name=label, exact=True)).to_be_visible()
 
 
+def away_and_back(page, label: str) -> None:
+    """Go to the (light) home page, then back to ``label``."""
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Home", exact=True).click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stMain").get_by_role("heading", name="ReLU-NMD Explorer")).to_be_visible()
+    go_to(page, label)
+
+
 def expect_running(page) -> None:
     """The live view: a progress line that counts iterations, and the curve."""
     expect(page.get_by_test_id("stProgress").first).to_contain_text("iteration", timeout=RUN_TIMEOUT_MS)
@@ -364,8 +372,7 @@ def test_a_run_survives_clicks_and_page_changes_and_stop_keeps_its_result(page, 
     wait_for_app(page)
     expect_running(page)
     # leave the page and come back: the run is still there, still running
-    go_to(page, "Learn")
-    go_to(page, spec["label"])
+    away_and_back(page, spec["label"])
     expect_running(page)
     no_exception(page)
     shot(page, f"run_{spec['prefix']}_live")
@@ -381,8 +388,7 @@ def test_a_run_survives_clicks_and_page_changes_and_stop_keeps_its_result(page, 
     no_exception(page)
     shot(page, f"run_{spec['prefix']}_stopped")
     # and it is still there after a visit elsewhere
-    go_to(page, "Learn")
-    go_to(page, spec["label"])
+    away_and_back(page, spec["label"])
     assert stopped_iterations(page) == n
     spec["result"](page)
     record = _artifact("stop_latency.json")

@@ -172,6 +172,8 @@ class Run:
         Why the run ended before its jobs were done (None: it was not stopped).
     first_point_s : float or None
         Seconds from the start to the first recorded point.
+    stop_latency_s : float or None
+        Seconds from the first stop request to the end of the run (None: never asked).
     """
 
     def __init__(self, jobs, *, inputs, meta=None, keep_theta: bool = True, session_id: str | None = None,
@@ -184,6 +186,8 @@ class Run:
         self.error: str | None = None
         self.stopped_by: str | None = None
         self.first_point_s: float | None = None
+        self.stop_latency_s: float | None = None
+        self._stop_asked: float | None = None
         self._started = time.perf_counter() if started is None else started
         self._signal = _StopSignal(session_id)
         self._live = None  # (job index, nmdcore.Progress) of the job in progress
@@ -209,6 +213,8 @@ class Run:
     def stop(self, by: str = BY_YOU) -> None:
         """Ask the solver to stop at its next check; what it has so far is kept."""
         if not self._done.is_set():
+            if self._stop_asked is None:
+                self._stop_asked = time.perf_counter()
             self._signal.set(by)
 
     def join(self, timeout: float | None = None) -> bool:
@@ -246,6 +252,8 @@ class Run:
             self.error = f"the solver failed: {type(exc).__name__}: {exc}".splitlines()[0]
         finally:
             self._live = None
+            if self._stop_asked is not None:
+                self.stop_latency_s = time.perf_counter() - self._stop_asked
             if self._signal.reason is not None and (len(self.results) < len(self.jobs)
                                                     or self.results[-1].stop_reason == "interrupted"):
                 self.stopped_by = self._signal.reason
