@@ -79,10 +79,7 @@ if submitted:
         runs.keep(SLOT, runs.Run.finished([job], [hit], inputs=data.key, meta=dict(meta, cached=True)))
     else:
         try:
-            if run_cfg["init"] == "tsvd" and spec.start_names[:2] == ("W", "H"):
-                # the same start as init="tsvd", shared with the TSVD baseline (cached per data and rank)
-                base = results.tsvd_baseline(data.key, rank, data.X)
-                job.init = {"W": base["W"], "H": base["H"]}
+            job.init = results.shared_start(data.key, data.X, rank, solver, run_cfg["init"])
             runs.start(SLOT, [job], inputs=data.key, meta=meta, started=clicked)
         except nmdcore.NMDError as exc:
             st.error(str(exc))

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, runs
+from ui import controls, figures, layout, results, runs
 from ui import data as uidata
 from ui.state import persistent
 
@@ -52,11 +52,15 @@ if submitted and chosen:
         st.error(refusal)
     else:
         init = "random" if starts > 1 else run_cfg["init"]
-        jobs = [runs.Job(data.X, rank, key, params[key], init=init, max_iter=run_cfg["max_iter"],
-                         time_limit=run_cfg["time_limit"], seed=seed + i,
-                         label=nmdcore.SOLVERS[key].label + ("" if starts == 1 else f" #{i + 1}"))
-                for key in chosen for i in range(starts)]
-        runs.start(SLOT, jobs, inputs=data.key, meta={"rank": rank, "k": starts}, keep_theta=False)
+        try:
+            jobs = [runs.Job(data.X, rank, key, params[key], max_iter=run_cfg["max_iter"],
+                             init=results.shared_start(data.key, data.X, rank, key, init),
+                             time_limit=run_cfg["time_limit"], seed=seed + i,
+                             label=nmdcore.SOLVERS[key].label + ("" if starts == 1 else f" #{i + 1}"))
+                    for key in chosen for i in range(starts)]
+            runs.start(SLOT, jobs, inputs=data.key, meta={"rank": rank, "k": starts}, keep_theta=False)
+        except nmdcore.NMDError as exc:
+            st.error(str(exc))
 
 run = runs.section(SLOT, data.key, prompt="Choose solvers and press **Run comparison**.", where=right,
                    draw=lambda run, histories: st.plotly_chart(curves_figure(histories), key="compare-curves",

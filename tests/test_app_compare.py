@@ -35,6 +35,15 @@ def test_default_comparison_runs_and_summarises():
     assert np.all(np.diff(table["best ReLU error"].to_numpy()) >= 0)  # sorted, best first
     assert len(at.get("plotly_chart")) == 1
     assert at.dataframe
+    # the (W, H) solvers start from the one cached TSVD: the ReLU error of the TSVD itself
+    from nmdcore import datasets
+
+    tsvd = nmdcore.decompose(datasets.load("relu_lowrank").X, 5, solver="tsvd").relu_error
+    run = page_run(at, "compare")
+    shared = [res for res in run.results if nmdcore.SOLVERS[res.solver].start_names[:2] == ("W", "H")]
+    assert shared
+    for res in shared:
+        assert res.history["relu_error"][0] == pytest.approx(tsvd, rel=1e-9), res.solver
 
 
 def test_random_starts_give_mean_and_best_bands():
