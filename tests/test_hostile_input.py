@@ -34,7 +34,7 @@ from nmdcore import (
 )
 from benchmarks.bench_uploads import lying_zip
 from nmdcore.datasets import from_files
-from test_app_pages import open_page
+from test_app_pages import finish_runs, open_page, page_run
 
 # --------------------------------------------------------------------------- inputs
 
@@ -321,9 +321,10 @@ def test_extreme_magnitudes_run_in_the_app(scale):
     at.slider(key="rank").set_value(3)
     at.number_input(key="explore_max_iter").set_value(5)
     at.button(key="run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    result = at.session_state["explore_record"]["result"]
+    result = page_run(at, "explore").result
     assert np.isfinite(result.theta).all() and result.data_scale != 1.0
     shown = [m.value for m in at.metric] + [c.value for c in at.caption]
     assert shown and not [text for text in shown if "nan" in text.lower() or "inf" in text.lower()], shown
