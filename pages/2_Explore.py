@@ -56,12 +56,9 @@ with left:
                            help="Results are cached by the SHA-256 of the data and every setting.")
 
 with right:
-    axis_column, stop_column = st.columns([3, 1], vertical_alignment="bottom")
-    with axis_column:
+    with runs.stop_row(SLOT, "stop"):
         x_axis = persistent(st.radio, "explore_x", "iteration", "x axis", options=["iteration", "time"],
                             horizontal=True)
-    with stop_column:
-        runs.stop_button(SLOT, key="stop")
 
 if submitted:
     clicked = time.perf_counter()

@@ -25,6 +25,7 @@ with left:
                         format_func=controls.solver_label)
     with st.form("compare_form"):
         rank = controls.rank_slider(data.X.shape, key="rank")
+        submitted = st.form_submit_button("Run comparison", type="primary", key="compare_run", width="stretch")
         run_cfg = controls.budgets("compare", max_iter=1000, time_limit=5.0)
         starts = int(persistent(st.number_input, "compare_starts", 1, "Random starts per solver (k)",
                                 min_value=1, max_value=10,
@@ -34,10 +35,10 @@ with left:
         for key in chosen:
             with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
                 params[key] = controls.hyperparameters(key, prefix="compare")
-        submitted = st.form_submit_button("Run comparison", type="primary", key="compare_run", width="stretch")
-    runs.stop_button(SLOT, key="compare_stop")
 with right:
-    x_axis = persistent(st.radio, "compare_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
+    with runs.stop_row(SLOT, "compare_stop"):
+        x_axis = persistent(st.radio, "compare_x", "time", "x axis", options=["time", "iteration"],
+                            horizontal=True)
     minus_min = persistent(st.checkbox, "compare_minus_min", True, "Plot error − best error of all runs")
 
 

@@ -61,10 +61,12 @@ with left:
     solver = controls.solver_picker(solvers, key="compress_solver", default=default_solver)
     with st.form("compress_form"):
         r = int(persistent(st.slider, "compress_rank", min(55, k - 1), "Rank r", min_value=1, max_value=k - 1))
+        submitted = st.form_submit_button("Compress", type="primary", key="compress_run", width="stretch")
         params = controls.hyperparameters(solver, prefix="compress")
         run_cfg = controls.budgets("compress", max_iter=500, time_limit=20.0)
-        submitted = st.form_submit_button("Compress", type="primary", key="compress_run", width="stretch")
-    runs.stop_button(SLOT, key="compress_stop")
+
+with right:
+    runs.stop_row(SLOT, "compress_stop")
 
 data_key = uidata.content_key(U)
 if submitted:

@@ -64,16 +64,16 @@ with left:
     with st.form("sym_form"):
         rank = int(persistent(st.slider, "sym_rank", min(8, M.shape[0] - 1), "Rank r", min_value=1,
                               max_value=min(60, M.shape[0] - 1)))
+        submitted = st.form_submit_button("Run", type="primary", key="sym_run", width="stretch")
         with_tsvd = persistent(st.checkbox, "sym_tsvd", True, "Also TSVD")
         run_cfg = controls.budgets("sym", max_iter=500, time_limit=10.0, starts=("tsvd", "random"))
         params = {}
         for key in chosen:
             with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
                 params[key] = controls.hyperparameters(key, prefix="sym")
-        submitted = st.form_submit_button("Run", type="primary", key="sym_run", width="stretch")
-    runs.stop_button(SLOT, key="sym_stop")
 with right:
-    x_axis = persistent(st.radio, "sym_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
+    with runs.stop_row(SLOT, "sym_stop"):
+        x_axis = persistent(st.radio, "sym_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
 
 
 def curves_figure(histories):

@@ -42,12 +42,12 @@ with left:
     with st.form("dyn_form"):
         r = int(persistent(st.slider, "dyn_rank", min(d, min(m, n) - 1), "factor rank r (U is m×r)",
                            min_value=1, max_value=min(m, n) - 1))
+        submitted = st.form_submit_button("Run gradient descent", type="primary", key="dyn_run", width="stretch")
         params = controls.hyperparameters("gd", prefix="dyn")
         run_cfg = controls.budgets("dyn", max_iter=3000, time_limit=20.0, starts=("random", "tsvd"))
-        submitted = st.form_submit_button("Run gradient descent", type="primary", key="dyn_run", width="stretch")
-    runs.stop_button(SLOT, key="dyn_stop")
 with right:
-    log_y = persistent(st.toggle, "dyn_log", True, "Log-scale loss axis")
+    with runs.stop_row(SLOT, "dyn_stop"):
+        log_y = persistent(st.toggle, "dyn_log", True, "Log-scale loss axis")
 
 
 def loss_figure(history: dict):

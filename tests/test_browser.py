@@ -366,6 +366,10 @@ def test_a_run_survives_clicks_and_page_changes_and_stop_keeps_its_result(page, 
     go_to(page, spec["label"])
     if spec["setup"]:
         spec["setup"](page)
+    page.get_by_test_id("stMain").evaluate("main => main.scrollTo(0, 0)")
+    for key in (spec["run"], spec["stop"]):  # both in view on a 1400×900 window without scrolling
+        box = widget(page, key).get_by_role("button").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, (key, box)
     start_long_run(page, spec)
     # a click that changes neither the run nor its inputs: the run goes on
     spec["unrelated"](page)

@@ -492,6 +492,15 @@ def stop_button(slot: str, key: str, **kwargs) -> None:
               **kwargs)
 
 
+def stop_row(slot: str, key: str):
+    """A row above the run's figure: returns its wide left part (for display controls) and puts the
+    Stop button of ``slot`` at its right, next to where the live view appears."""
+    controls, stop = st.columns([3, 1], vertical_alignment="bottom")
+    with stop:
+        stop_button(slot, key=key)
+    return controls
+
+
 def follow(run: Run, draw) -> None:
     """Draw a running run, refreshed every :data:`POLL_S` seconds, and rerun the page once it ends.
 
