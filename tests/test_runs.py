@@ -129,3 +129,13 @@ def test_runs_of_closed_tabs_are_kept_within_bounds(monkeypatch, X):
     assert open_token in registry.sessions  # a connected tab's runs are never dropped
     kept = [t for t in closed if t in registry.sessions]
     assert kept == closed[-runs.CLOSED_SESSIONS_KEPT:]
+
+
+def test_an_unexpected_failure_gives_one_line_not_a_traceback(X, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of cheese\nsecond line")
+
+    monkeypatch.setattr(runs.nmdcore, "decompose", broken)
+    run = runs.Run([runs.Job(X, 4, "ebcd")], inputs="x").start()
+    assert run.join(10)
+    assert run.results == [] and run.error == "the solver failed: RuntimeError: out of cheese"

@@ -24,6 +24,19 @@ What ends a run early:
   session that started the run is still connected (at most every
   :data:`SESSION_CHECK_S` seconds) and stops the run when it is not.
 
+A page with a run, in short::
+
+    with left, st.form("form"):
+        rank = ...
+        submitted = st.form_submit_button("Run", key="run")
+    with right, runs.stop_row("mine", "stop"):
+        x_axis = st.radio(...)                      # display controls beside Stop
+    if submitted:
+        runs.start("mine", [runs.Job(X, rank, "ebcd", params)], inputs=data_key)
+    run = runs.section("mine", data_key, prompt="Press **Run**.", where=right,
+                       draw=lambda run, histories: st.plotly_chart(...))
+    ...                                             # draw run.result / run.results
+
 Clicks on widgets that change neither the run nor its inputs (the x axis, how many
 images are shown) let it go on. A reload finds the runs again through the token in
 the URL once the old tab has disconnected; runs of closed tabs are kept up to
