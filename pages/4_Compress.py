@@ -74,7 +74,6 @@ if submitted:
                                time_limit=run_cfg["time_limit"], seed=seed)], inputs=data_key)
 
 
-
 def live_curve(run, histories):
     spec = nmdcore.SOLVERS[run.jobs[0].solver]
     st.plotly_chart(figures.convergence(histories[-1][1], objective_label=spec.objective),
