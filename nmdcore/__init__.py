@@ -18,14 +18,14 @@ from ._errors import (
     UnknownSolverError,
     ZeroMatrixError,
 )
-from ._monitor import Progress
+from ._monitor import Progress, describe_stop
 from ._spec import Hyperparameter, SolverSpec
 from .registry import SOLVERS
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "decompose", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
+    "decompose", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError",
     "DatasetError",

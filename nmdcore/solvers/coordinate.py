@@ -184,7 +184,8 @@ SPECS = (
         label="CD-NMD",
         family="coordinate",
         model="LS-RMD",
-        paper="Awari, Nguyen, Wertz, Vandaele, Gillis, EUSIPCO 2024",
+        paper=('Awari, Nguyen, Wertz, Vandaele & Gillis (2024), "Coordinate descent algorithm for nonlinear '
+               'matrix decomposition with the ReLU function", EUSIPCO 2024'),
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F (what the public port records)",
         run=_run_cd,
         prepare_start=_prepare_cd,
@@ -197,5 +198,8 @@ SPECS = (
             "to the global minimiser of the piecewise-quadratic objective in that entry. The "
             "objective never increases; the best iterate seen is returned. Starts: 'tsvd' "
             "(U Σ^½, Σ^½ Vᵀ) or 'random' (U(0,1)), both optimally rescaled; explicit W, H as given."),
+        summary=("Fits max(0, W H) to X directly in least squares, setting one entry of W or H at a time to "
+                 "its exact best value. Pick it for the least-squares ReLU fit itself rather than a latent "
+                 "model; it is slow on large data."),
     ),
 )
