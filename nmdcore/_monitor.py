@@ -15,15 +15,15 @@ STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "interrupt
 #: Why a run ended, in words for people: one sentence per :attr:`Result.stop_reason`
 #: (every entry of :data:`STOP_REASONS`, plus ``"exact"`` for one-shot baselines).
 STOP_SENTENCES = {
-    "tol": "converged: the objective fell below the tolerance.",
-    "stall": "converged: the error stopped improving.",
-    "max_iter": "used its whole iteration budget: more iterations may still lower the error.",
-    "time_limit": "used its whole time budget: more time may still lower the error.",
-    "callback": "stopped when the progress callback asked it to; the result so far is kept.",
-    "interrupted": "stopped on request; the result so far is kept.",
-    "diverged": ("diverged: the error grew without bound, so the last finite iterate is kept; "
+    "tol": "Converged: the objective fell below the tolerance.",
+    "stall": "Converged: the error stopped improving.",
+    "max_iter": "Reached the iteration limit; more iterations may still lower the error.",
+    "time_limit": "Reached the time limit; more time may still lower the error.",
+    "callback": "Stopped by the progress callback; the result so far is kept.",
+    "interrupted": "Stopped on request; the result so far is kept.",
+    "diverged": ("Diverged: the error grew without bound, so the last finite iterate is kept; "
                  "try a smaller momentum or step, or the TSVD start."),
-    "exact": "computed exactly in one step (no iterations).",
+    "exact": "Computed exactly in one step.",
 }
 
 
@@ -38,7 +38,7 @@ def describe_stop(reason: str) -> str:
     Returns
     -------
     str
-        E.g. ``"converged: the error stopped improving."`` for ``"stall"``.
+        E.g. ``"Converged: the error stopped improving."`` for ``"stall"``.
 
     Raises
     ------

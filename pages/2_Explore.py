@@ -82,14 +82,18 @@ if record is None or record["data_key"] != data.key:
 
 res = record["result"]
 spec = nmdcore.SOLVERS[res.solver]
-with right:
-    state = "stopped by you" if record["stopped"] else f"finished ({res.stop_reason})"
-    cached = " · reused from an identical earlier run" if record.get("cached") else ""
-    status.success(f"{spec.label}, r = {res.rank}: {state} after {res.n_iter} iterations{cached}.")
-    chart.plotly_chart(figures.convergence(res.history, x=x_axis, objective_label=spec.objective),
-                       key="explore-final", width="stretch")
-
 baseline = results.tsvd_baseline(data.key, res.rank, data.X)
+curve = figures.convergence(res.history, x=x_axis, objective_label=spec.objective, solver=res.solver,
+                            tsvd_error=baseline["relu_error"])
+with right:
+    cached = " Reused from an identical earlier run." if record.get("cached") else ""
+    status.success(results.outcome(spec.label, res.rank, res.n_iter, res.history["time"][-1], res.stop_reason,
+                                   record["stopped"]) + cached)
+    chart.plotly_chart(curve, key="explore-final", width="stretch")
+    warning = results.run_warning(res.stop_reason, res.relu_error, baseline["relu_error"])
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+
 results.metrics(record, baseline)
 
 st.subheader("Reconstructions")
@@ -116,7 +120,7 @@ else:
                            (int(c0), min(int(c0) + size, n)))
 
 st.subheader("Downloads")
-results.downloads(record, recon_png)
+results.downloads(record, recon_png, curve)
 
 with st.expander("The same call in Python"):
     run = record["run"]

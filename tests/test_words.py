@@ -21,8 +21,8 @@ def test_every_solver_has_a_two_sentence_summary_and_a_citation(key):
 @pytest.mark.parametrize("reason", [*STOP_REASONS, "exact"])
 def test_every_stop_reason_is_a_sentence(reason):
     sentence = nmdcore.describe_stop(reason)
-    assert sentence.endswith(".") and len(sentence.split()) >= 5
-    assert reason not in ("tol", "stall") or sentence.startswith("converged")
+    assert sentence[0].isupper() and sentence.endswith(".") and len(sentence.split()) >= 4
+    assert reason not in ("tol", "stall") or sentence.startswith("Converged")
 
 
 def test_an_unknown_stop_reason_is_a_clear_error():

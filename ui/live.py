@@ -94,7 +94,7 @@ def run_live(X, rank: int, solver: str, *, params: dict, run: dict, seed: int, c
         status.progress(frac, text=f"{label or spec.label}: iteration {progress.iteration} · "
                                    f"ReLU error {progress.relu_error:.4g} · {progress.time:.1f} s")
         fig = (figure(history) if figure is not None
-               else figures.convergence(history, x=x_axis, objective_label=spec.objective))
+               else figures.convergence(history, x=x_axis, objective_label=spec.objective, solver=solver))
         chart.plotly_chart(fig, key=f"{key}-{progress.iteration}", width="stretch")
         if stats.first_point_s is None:
             stats.first_point_s = now - stats.started
