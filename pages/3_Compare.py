@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, live
+from ui import controls, figures, layout, live, results
 from ui import data as uidata
 from ui.state import persistent
 
@@ -68,13 +68,26 @@ runs = record["runs"]
 by_solver: dict = {}
 for r in runs:
     by_solver.setdefault(nmdcore.SOLVERS[r["solver"]].label, []).append(r)
+shown = runs_figure(runs)
 if record["k"] > 1:
-    grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()})
-    chart.plotly_chart(figures.bands(grid, curves, floor), key="compare-bands", width="stretch")
+    grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()},
+                                              x=x_axis)
+    shown = figures.bands(grid, curves, floor, x=x_axis)
+    chart.plotly_chart(shown, key="compare-bands", width="stretch")
     with right:
         st.plotly_chart(runs_figure(runs), key="compare-all", width="stretch")
 else:
-    chart.plotly_chart(runs_figure(runs), key="compare-final", width="stretch")
+    chart.plotly_chart(shown, key="compare-final", width="stretch")
+
+tsvd_error = results.tsvd_baseline(data.key, record["rank"], data.X)["relu_error"]
+with right:
+    for label, rs in by_solver.items():
+        flagged = [w for w in (results.run_warning(r["stop_reason"], r["relu_error"], tsvd_error) for r in rs) if w]
+        if flagged:
+            count = "" if len(rs) == 1 else f" ({len(flagged)} of {len(rs)} runs)"
+            st.warning(f"**{label}**{count}: {flagged[0]}", icon=":material/warning:")
+    results.chart_downloads(shown, f"compare_r{record['rank']}", "compare-dl", st.columns(4)[:2])
+
 
 rows = []
 for label, rs in by_solver.items():
@@ -83,8 +96,10 @@ for label, rs in by_solver.items():
                  "mean ReLU error": errors.mean(),
                  "iterations (mean)": float(np.mean([r["n_iter"] for r in rs])),
                  "time per run (s)": float(np.mean([r["history"]["time"][-1] for r in rs])),
-                 "stop": ", ".join(sorted({r["stop_reason"] for r in rs}))})
+                 "how the runs ended": " ".join(sorted({results.stop_sentence(r["stop_reason"]) for r in rs}))})
 st.subheader("Summary")
+st.caption(f"TSVD at r = {record['rank']} has a ReLU error of {tsvd_error:.5f}; every solver starts from it "
+           "unless the start is random.")
 table = pd.DataFrame(rows).sort_values("best ReLU error")
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.5f")

@@ -1,15 +1,16 @@
-"""Compress: the sparse NMF basis of a face set compressed by TSVD and by ReLU-NMD (Wang, Cui & Han 2024, §III-C)."""
+"""Compress: the sparse NMF basis of a face set compressed by TSVD and by ReLU-NMD."""
 import numpy as np
 import streamlit as st
 
 import nmdcore
-from ui import compress, controls, figures, layout, live
+from ui import compress, controls, export, figures, layout, live, results
 from ui import data as uidata
 from ui.results import tsvd_baseline
 from ui.state import persistent
 
-layout.page("Compress", "An NMF of the faces, M ≈ U V with U ≥ 0 sparse, has a basis U of full rank. "
-                        "ReLU-NMD stores it as rank-r factors far better than a truncated SVD (Wang, Cui & Han 2024, §III-C).")
+layout.page("Compress", "An NMF of the face images F ≈ X V (X ≥ 0 sparse, V ≥ 0) gives a basis X of full rank. "
+                        "ReLU-NMD stores X as rank-r factors far better than a truncated SVD does (Wang, Cui & Han "
+                        "(2024), §III-C).")
 seed = layout.seed()
 
 solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
@@ -25,9 +26,9 @@ c1, c2, c3 = st.columns([2, 1, 1])
 source = persistent(c1.selectbox, "compress_source", "olivetti" if offline.get("olivetti") else "mnist5k",
                     "Images whose NMF basis is compressed", options=sources, format_func=names.get)
 nmf_rank = int(persistent(c2.number_input, "compress_nmf_rank", 100, "NMF rank k", min_value=10, max_value=200,
-                          step=10, help="Columns of the basis U (Wang, Cui & Han use 100 for ORL)."))
+                          step=10, help="Columns k of the basis X (Wang, Cui & Han use 100 for ORL)."))
 sweeps = int(persistent(c3.number_input, "compress_sweeps", 300, "NMF sweeps", min_value=1, max_value=1000,
-                        step=50, help="Iterations of the NMF that builds U (it stops earlier once converged)."))
+                        step=50, help="Iterations of the NMF that builds X (it stops earlier once converged)."))
 
 key = (source, nmf_rank, sweeps)
 slot = st.empty()  # one place for the whole basis step, so the page below keeps its layout
@@ -49,10 +50,10 @@ basis = compress.nmf_basis(source, nmf_rank, sweeps)
 U, M, shape = basis["U"], basis["M"], basis["image_shape"]
 m, k = U.shape
 nnz = int(np.count_nonzero(U))
-subset = (f" (eq. (10) uses {compress.EQ10_MAX_COLUMNS} evenly spaced columns of M)"
+subset = (f" (the NMF error uses {compress.EQ10_MAX_COLUMNS} evenly spaced columns of F)"
           if M.shape[1] > compress.EQ10_MAX_COLUMNS else "")
-st.caption(f"U is {m}×{k}, {1 - nnz / U.size:.0%} zeros, numerical rank {np.linalg.matrix_rank(U)}; "
-           f"M is {M.shape[0]}×{M.shape[1]}{subset}.")
+st.caption(f"X (the basis) is {m}×{k}, {1 - nnz / U.size:.0%} zeros, numerical rank {np.linalg.matrix_rank(U)}; "
+           f"F (the images) is {M.shape[0]}×{M.shape[1]}{subset}.")
 
 left, right = st.columns([1, 2])
 with left:
@@ -86,11 +87,17 @@ if not record or record["data_key"] != data_key:
 res = record["result"]
 r = res.rank
 spec = nmdcore.SOLVERS[res.solver]
-status.success(f"{spec.label}, r = {r}: {'stopped by you' if record['stopped'] else res.stop_reason} "
-               f"after {res.n_iter} iterations.")
-chart.plotly_chart(figures.convergence(res.history, objective_label=spec.objective), key="compress-final",
-                   width="stretch")
 base = tsvd_baseline(data_key, r, U)
+status.success(results.outcome(spec.label, r, res.n_iter, res.history["time"][-1], res.stop_reason,
+                               record["stopped"]))
+curve = figures.convergence(res.history, objective_label=spec.objective, solver=res.solver,
+                            tsvd_error=base["relu_error"])
+chart.plotly_chart(curve, key="compress-final", width="stretch")
+with right:
+    warning = results.run_warning(res.stop_reason, res.relu_error, base["relu_error"])
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+    results.chart_downloads(curve, f"compress_{res.solver}_r{r}", "compress-dl", st.columns(4)[:2])
 U_tsvd = np.maximum(base["W"] @ base["H"], 0)
 U_nmd = np.maximum(res.theta, 0)
 
@@ -105,23 +112,40 @@ e_tsvd = eq10(data_key, f"tsvd-{r}", M, U_tsvd)
 e_nmd = eq10(data_key, uidata.content_key(U_nmd), M, U_nmd)
 store = compress.storage(m, k, r, nnz)
 cols = st.columns(3)
-cols[0].metric("‖U − max(0, TSVD)‖/‖U‖", f"{base['relu_error']:.4f}")
-cols[1].metric(f"‖U − max(0, Θ)‖/‖U‖ ({spec.label})", f"{res.relu_error:.4f}")
-cols[2].metric("Storage saved vs dense U", f"{1 - store['rank-r factors'] / store['dense U']:.0%}",
-               help=f"dense U: {store['dense U']:,} numbers; sparse U: {store['sparse U']:,} "
+cols[0].metric("TSVD: ReLU error ‖X − max(0, Θ)‖/‖X‖", f"{base['relu_error']:.4f}")
+cols[1].metric(f"{spec.label}: ReLU error", f"{res.relu_error:.4f}")
+cols[2].metric("Storage saved vs dense X", f"{1 - store['rank-r factors'] / store['dense U']:.0%}",
+               help=f"dense X: {store['dense U']:,} numbers; sparse X: {store['sparse U']:,} "
                     f"(value + index); rank-{r} factors W, H: {store['rank-r factors']:,}.")
 cols = st.columns(3)
-cols[0].metric("NMF error, eq. (10), original U", f"{e_orig:.4f}")
-cols[1].metric("eq. (10), U from TSVD", f"{e_tsvd:.4f}")
-cols[2].metric(f"eq. (10), U from {spec.label}", f"{e_nmd:.4f}")
+nmf_help = "min over V ≥ 0 of ‖F − X̂ V‖_F / ‖F‖_F: how well the images are rebuilt from the basis X̂ (eq. (10))."
+cols[0].metric("NMF error with the original X", f"{e_orig:.4f}", help=nmf_help)
+cols[1].metric("NMF error with X̂ = max(0, TSVD)", f"{e_tsvd:.4f}", help=nmf_help)
+cols[2].metric(f"NMF error with X̂ = max(0, Θ) of {spec.label}", f"{e_nmd:.4f}", help=nmf_help)
 
-st.subheader("Basis images (as in Wang, Cui & Han 2024, Fig. 7)")
+st.subheader("Basis images")
 count = int(persistent(st.slider, "compress_count", 10, "Basis images shown", min_value=1, max_value=min(20, k)))
 rows = []
 for arr in (U, U_tsvd, U_nmd):
     rows.append([figures.image_tile(arr[:, j], shape, float(U[:, j].max()) or 1.0) for j in range(count)])
-st.image(figures.tiles_png(rows), caption=f"Top: original U; middle: max(0, TSVD) at r = {r}; "
-                                          f"bottom: max(0, Θ) by {spec.label} at r = {r}.", width="stretch")
+grid = results.grid_png(rows, ("original X", f"max(0, TSVD)\nr = {r}", f"max(0, Θ)\n{spec.label}, r = {r}"),
+                        tuple(f"#{j}" for j in range(count)))
+st.image(grid, width="stretch")
+st.caption("Each column is one basis image on the scale of its original (as in Wang, Cui & Han (2024), Fig. 7).")
+
+st.subheader("Where they differ")
+gain = results.column_errors(U, U_tsvd) - results.column_errors(U, U_nmd)
+best = int(np.nanargmax(gain)) if np.isfinite(gain).any() else 0
+j = int(st.number_input("Basis image", 0, k - 1, best, key="compress_zoom",
+                        help="Starts at the basis image where ReLU-NMD gains most over TSVD."))
+top = float(U[:, j].max()) or 1.0
+view = export.difference_view(U[:, j].reshape(shape) / top,
+                              {f"max(0, TSVD), r = {r}": U_tsvd[:, j].reshape(shape) / top,
+                               f"max(0, Θ), {spec.label}": U_nmd[:, j].reshape(shape) / top},
+                              title=f"Basis image #{j}, zoomed")
+st.image(results.figure_png(view), width="stretch")
+st.caption("Top: the basis image and its two rank-r approximations on one grey scale. Bottom: where each "
+           "approximation is wrong, on one shared scale (white = exact); the title gives its relative error.")
 
 with st.expander("Errors versus r"):
     grid_text = st.text_input("Ranks", "10, 25, 40, 55, 70, 85", key="compress_grid")
@@ -142,6 +166,6 @@ with st.expander("Errors versus r"):
     curve = st.session_state.get("compress_curve_data")
     if curve and curve["key"] == key:
         series = {name: v for name, v in curve.items() if name not in ("key", "ranks", "original")}
-        series["original U"] = [curve["original"]] * len(curve["ranks"])
+        series["original X"] = [curve["original"]] * len(curve["ranks"])
         st.plotly_chart(figures.lines(curve["ranks"], series, xlabel="rank r",
-                                      ylabel="NMF error of eq. (10)"), key="compress-curve", width="stretch")
+                                      ylabel="NMF error min ‖F − X̂V‖ / ‖F‖"), key="compress-curve", width="stretch")

@@ -27,19 +27,19 @@ def compress_page(monkeypatch, tmp_path):
 
 def test_basis_then_default_compression(compress_page):
     at = compress_page
-    assert at.caption[1].value.startswith("U is 784×12")
+    assert at.caption[1].value.startswith("X (the basis) is 784×12")
     at.number_input(key="compress_max_iter").set_value(40)
     at.button(key="compress_run").click().run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     res = at.session_state["compress_record"]["result"]
     assert res.rank == 11  # the default 55 clamped to k − 1
-    assert float(metrics["‖U − max(0, TSVD)‖/‖U‖"]) >= 0
-    e_tsvd = float(metrics["eq. (10), U from TSVD"])
-    e_nmd = float(metrics[f"eq. (10), U from {nmdcore.SOLVERS[res.solver].label}"])
-    e_orig = float(metrics["NMF error, eq. (10), original U"])
+    assert float(metrics["TSVD: ReLU error ‖X − max(0, Θ)‖/‖X‖"]) >= 0
+    e_tsvd = float(metrics["NMF error with X̂ = max(0, TSVD)"])
+    e_nmd = float(metrics[f"NMF error with X̂ = max(0, Θ) of {nmdcore.SOLVERS[res.solver].label}"])
+    e_orig = float(metrics["NMF error with the original X"])
     assert all(0 <= e <= 1 for e in (e_tsvd, e_nmd, e_orig))  # V = 0 is feasible: eq. (10) <= 1
-    assert len(at.image) == 1  # the basis grid (original / TSVD / ReLU-NMD)
+    assert len(at.image) == 2  # the basis grid (original / TSVD / ReLU-NMD) and the zoomed difference view
 
 
 def test_rank_and_solver_change(compress_page):
@@ -69,7 +69,7 @@ def test_stop_keeps_partial_compression(compress_page, monkeypatch):
     assert not at.exception, at.exception
     record = at.session_state["compress_record"]
     assert record["stopped"] and record["result"].n_iter == 2
-    assert "stopped by you" in at.success[0].value
+    assert "Stopped by you" in at.success[0].value
 
 
 def test_compressed_nmf_error_matches_column_by_column_nnls():

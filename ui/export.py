@@ -29,11 +29,12 @@ _RC = {"font.family": "DejaVu Sans", "font.size": 10, "axes.titlesize": 11, "leg
 
 
 def math_text(label: str) -> str:
-    """A label written for the screen (Unicode, ``‖Z − WH‖_F``) with mathtext subscripts.
+    """A label written for the screen (Unicode, ``‖Z − WH‖_F`` or ``<sub>F</sub>``) with mathtext subscripts.
 
-    ``_F``, ``_max`` and the like become real subscripts; the Unicode symbols (‖, −, Θ, ᵀ)
-    are drawn by the DejaVu font.
+    ``_F``, ``<sub>max</sub>`` and the like become real subscripts; the Unicode symbols
+    (‖, −, Θ, ᵀ) are drawn by the DejaVu font.
     """
+    label = re.sub(r"<sub>(.*?)</sub>", r"_{\1}", label)
     return re.sub(r"_([A-Za-z0-9]+|\{[^}]*\})", lambda m: "$_{" + m.group(1).strip("{}") + "}$", label)
 
 

@@ -5,6 +5,7 @@ Static versions of these figures (downloads, image grids) are drawn by :mod:`ui.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -40,6 +41,11 @@ def solver_colour(name: str, fallback: int = 0) -> str:
     return SOLVER_COLOURS.get(key, PALETTE[fallback % len(PALETTE)])
 
 
+def screen_text(label: str) -> str:
+    """A label for plotly: ``‖Z − WH‖_F`` with a real subscript (``<sub>F</sub>``)."""
+    return re.sub(r"_([A-Za-z0-9]+)", r"<sub>\1</sub>", label)
+
+
 def _positive(values) -> np.ndarray:
     """Values for a log axis: non-positive and non-finite entries become gaps."""
     a = np.asarray(values, dtype=float)
@@ -69,9 +75,9 @@ def convergence(history: dict, *, x: str = "iteration", objective_label: str = "
     main, second = (solver_colour(solver), solver_colour(solver)) if solver else (PALETTE[0], PALETTE[1])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["relu_error"]), mode="lines",
-                             name="ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F", line=dict(color=main, width=2)))
+                             name=screen_text("ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F"), line=dict(color=main, width=2)))
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["objective"]), mode="lines",
-                             name=f"objective: {objective_label}",
+                             name=screen_text(f"objective: {objective_label}"),
                              line=dict(color=second, width=1.5, dash="dot")))
     if tsvd_error is not None and n:
         fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=_positive([tsvd_error, tsvd_error]), mode="lines",

@@ -30,6 +30,11 @@ def tsvd_baseline(key: str, rank: int, _X: np.ndarray) -> dict:
             "lra_error": float(res.history["objective"][-1])}
 
 
+def stop_sentence(stop_reason: str) -> str:
+    """Why a run ended, as a sentence; ``"stopped by you"`` is what a stopped run of a sequence records."""
+    return STOPPED_BY_YOU if stop_reason == "stopped by you" else nmdcore.describe_stop(stop_reason)
+
+
 def outcome(label: str, rank: int, n_iter: int, seconds: float, stop_reason: str, stopped: bool) -> str:
     """The status of a finished or stopped run, in sentences (markdown)."""
     why = STOPPED_BY_YOU if stopped else nmdcore.describe_stop(stop_reason)
@@ -90,9 +95,14 @@ def metrics(record: dict, baseline: dict | None) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _grid_png(rows: list, row_labels: tuple, col_labels: tuple) -> bytes:
-    return export.figure_bytes(export.image_grid(rows, row_labels=row_labels, col_labels=col_labels), "png",
-                               dpi=150)
+def grid_png(rows: list, row_labels: tuple, col_labels: tuple) -> bytes:
+    """:func:`ui.export.image_grid` as a PNG, cached by its tiles and labels (pages redraw it on every rerun)."""
+    return figure_png(export.image_grid(rows, row_labels=row_labels, col_labels=col_labels))
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as the PNG shown on a page (150 dpi: sharp at the page's width)."""
+    return export.figure_bytes(figure, "png", dpi=150)
 
 
 def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> bytes:
@@ -109,7 +119,7 @@ def image_reconstructions(data: Data, record: dict, baseline: dict, indices) -> 
         for row, a in zip(rows, (orig, tsvd, nmd)):
             row.append(figures.image_tile(a[:, c], data.image_shape, top))
     label = nmdcore.SOLVERS[res.solver].label
-    png = _grid_png(rows, ("original", f"max(0, TSVD)\nr = {res.rank}", f"max(0, Θ)\n{label}, r = {res.rank}"),
+    png = grid_png(rows, ("original", f"max(0, TSVD)\nr = {res.rank}", f"max(0, Θ)\n{label}, r = {res.rank}"),
                     tuple(f"#{j}\nTSVD {a:.3f}\nNMD {b:.3f}" for j, a, b in zip(idx, e_tsvd, e_nmd)))
     st.image(png, width="stretch")
     st.caption("Rows: the original images, TSVD at rank r, and max(0, Θ) of the ReLU-NMD at rank r, each "
@@ -127,7 +137,7 @@ def whole_image(data: Data, record: dict, baseline: dict) -> bytes:
               f"max(0, Θ), r = {res.rank}": np.maximum(np.asarray(res.theta, dtype=np.float64), 0)}
     titles = tuple(name if name == "original" else f"{name}\nrelative error {relative_errors(X, img):.3f}"
                    for name, img in panels.items())
-    png = _grid_png([[np.clip(img / top, 0, 1) for img in panels.values()]], (), titles)
+    png = grid_png([[np.clip(img / top, 0, 1) for img in panels.values()]], (), titles)
     st.image(png, width="stretch")
     return png
 
