@@ -1,33 +1,34 @@
-"""Factorization dynamics: gradient descent on ½‖UVᵀ − Σ‖² from a small random start (Ye & Du 2021)."""
+"""Factorization dynamics: gradient descent on ½‖W H − X‖² from a small random start (Ye & Du 2021)."""
 import numpy as np
 import streamlit as st
 
 import nmdcore
-from ui import controls, figures, layout, live
+from ui import controls, figures, layout, live, results
 from ui.state import persistent
 
 layout.page("Factorization dynamics",
-            "Ye & Du (2021): plain gradient descent on ½‖UVᵀ − Σ‖² from a small random start finds the global "
-            "minimum. Watch the loss plateau and drop, the singular values of U and V grow one by one, and "
-            "U and V stay balanced.")
+            "Ye & Du (2021): plain gradient descent on ½‖W H − X‖²_F from a small random start finds the global "
+            "minimum. Watch the loss plateau and drop, the singular values of W and H grow one by one, and "
+            "W and H stay balanced.")
 seed = layout.seed()
 
 if "gd" not in nmdcore.SOLVERS:
     layout.say_missing("The gradient-descent solver (gd)")
     st.stop()
 
-st.markdown("Σ is an m×n matrix of exact rank d with singular values spread evenly from 1 down to 1/κ.")
+st.markdown("Here X is a real m×n matrix (entries of either sign) of exact rank d, with singular values spread "
+            "evenly from 1 down to 1/κ; Θ = W H with W m×r and H r×n.")
 c1, c2, c3, c4 = st.columns(4)
 m = int(persistent(c1.slider, "dyn_m", 40, "m", min_value=5, max_value=200))
 n = int(persistent(c2.slider, "dyn_n", 30, "n", min_value=5, max_value=200))
 d = int(persistent(c3.slider, "dyn_d", 3, "rank d of Σ", min_value=1, max_value=min(10, m, n)))
-kappa = float(persistent(c4.select_slider, "dyn_kappa", 4.0, "condition κ = σ₁/σ_d",
+kappa = float(persistent(c4.select_slider, "dyn_kappa", 4.0, "condition κ = σ₁/σ_d of X",
                          options=[1.0, 2.0, 4.0, 10.0, 30.0, 100.0]))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def target(m: int, n: int, d: int, kappa: float, seed: int) -> np.ndarray:
-    """Σ = Q₁ diag(s) Q₂ᵀ of exact rank d, s evenly spaced in [1/κ, 1]."""
+    """X = Q₁ diag(s) Q₂ᵀ of exact rank d, s evenly spaced in [1/κ, 1]."""
     rng = np.random.default_rng(seed)
     Q1, _ = np.linalg.qr(rng.standard_normal((m, d)))
     Q2, _ = np.linalg.qr(rng.standard_normal((n, d)))
@@ -39,7 +40,7 @@ spec = nmdcore.SOLVERS["gd"]
 left, right = st.columns([1, 2])
 with left:
     with st.form("dyn_form"):
-        r = int(persistent(st.slider, "dyn_rank", min(d, min(m, n) - 1), "factor rank r (U is m×r)",
+        r = int(persistent(st.slider, "dyn_rank", min(d, min(m, n) - 1), "factor rank r (W is m×r)",
                            min_value=1, max_value=min(m, n) - 1))
         params = controls.hyperparameters("gd", prefix="dyn")
         run_cfg = controls.budgets("dyn", max_iter=3000, time_limit=20.0, starts=("random", "tsvd"))
@@ -51,7 +52,7 @@ with right:
 
 
 def loss_figure(history: dict):
-    """The recorded loss only: Σ has negative entries, so a ReLU error would mean nothing here."""
+    """The recorded loss only: X has negative entries, so a ReLU error would mean nothing here."""
     return figures.lines(np.arange(len(history["objective"])), {"loss (relative)": history["objective"]},
                          xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=True)
 
@@ -73,19 +74,21 @@ if not record or record["setting"] != (m, n, d, kappa, seed):
 
 res = record["result"]
 h = res.history
-status.success(f"{'stopped by you' if record['stopped'] else 'finished (' + res.stop_reason + ')'} after "
-               f"{res.n_iter} iterations; final loss {h['objective'][-1]:.3g}.")
+status.success(results.outcome(spec.label, res.rank, res.n_iter, h["time"][-1], res.stop_reason, record["stopped"])
+               + f" Final loss {h['objective'][-1]:.3g}.")
 chart.plotly_chart(loss_figure(h), key="dyn-final", width="stretch")
 its = np.arange(len(h["objective"]))
 c1, c2 = st.columns(2)
-sv_U = {f"σ{i}(U)": h[f"sv_U_{i}"] for i in range(1, 6) if f"sv_U_{i}" in h and np.any(h[f"sv_U_{i}"] > 0)}
-sv_V = {f"σ{i}(V)": h[f"sv_V_{i}"] for i in range(1, 6) if f"sv_V_{i}" in h and np.any(h[f"sv_V_{i}"] > 0)}
-c1.plotly_chart(figures.lines(its, {**sv_U, **sv_V}, xlabel="iteration", ylabel="singular value", log_y=True,
-                              title="Singular values of U (solid) and V (dashed)", dashed=tuple(sv_V)),
+# the solver's factors are U and V with Θ = U Vᵀ: W = U and H = Vᵀ in this app's notation
+sv_W = {f"σ{i}(W)": h[f"sv_U_{i}"] for i in range(1, 6) if f"sv_U_{i}" in h and np.any(h[f"sv_U_{i}"] > 0)}
+sv_H = {f"σ{i}(H)": h[f"sv_V_{i}"] for i in range(1, 6) if f"sv_V_{i}" in h and np.any(h[f"sv_V_{i}"] > 0)}
+c1.plotly_chart(figures.lines(its, {**sv_W, **sv_H}, xlabel="iteration", ylabel="singular value", log_y=True,
+                              title="Singular values of W (solid) and H (dashed)", dashed=tuple(sv_H)),
                 key="dyn-sv", width="stretch")
-c2.plotly_chart(figures.lines(its, {"‖UᵀU − VᵀV‖_F": h["imbalance"]}, xlabel="iteration", ylabel="imbalance",
-                              log_y=True, title="Balancedness"), key="dyn-imbalance", width="stretch")
+c2.plotly_chart(figures.lines(its, {"‖WᵀW − HHᵀ‖<sub>F</sub>": h["imbalance"]}, xlabel="iteration",
+                              ylabel="imbalance", log_y=True, title="Balancedness"), key="dyn-imbalance",
+                width="stretch")
 s = np.linalg.svd(Sigma, compute_uv=False)[:d]
-st.caption("Singular values of Σ: " + ", ".join(f"{v:.3g}" for v in s)
-           + ". From a small balanced start, σᵢ(U) and σᵢ(V) both grow towards √σᵢ(Σ) = "
+st.caption("Singular values of X: " + ", ".join(f"{v:.3g}" for v in s)
+           + ". From a small balanced start, σᵢ(W) and σᵢ(H) both grow towards √σᵢ(X) = "
            + ", ".join(f"{np.sqrt(v):.3g}" for v in s) + ".")

@@ -24,7 +24,7 @@ def test_default_synthetic_run_compares_every_symmetric_solver_with_tsvd():
     assert not at.exception, at.exception
     table = at.session_state["sym_table"]
     assert list(table["solver"]) == ["TSVD"] + [nmdcore.SOLVERS[k].label for k in SYMMETRIC]
-    errors = table.set_index("solver")["ReLU error ‖M − max(0,Θ)‖/‖M‖"]
+    errors = table.set_index("solver")["ReLU error ‖X − max(0, Θ)‖/‖X‖"]
     # the point of Wang et al. (2025): NSMD beats TSVD on the sparse symmetric matrix
     assert errors["NSMD-AAPB"] < errors["TSVD"]
     assert len(at.get("plotly_chart")) == 2  # curves + heatmaps
