@@ -40,3 +40,25 @@ def test_the_reasons_runs_end_with_are_described():
     assert {"max_iter", "exact"} <= seen and len(seen) == 3
     for reason in seen:
         assert nmdcore.describe_stop(reason)
+
+
+def test_the_solver_docs_match_the_registry():
+    """docs/solvers.md is generated from the registry; a changed SolverSpec must regenerate it."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_solver_docs", root / "scripts" / "build_solver_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (root / "docs" / "solvers.md").read_text() == module.solver_docs(), \
+        "docs/solvers.md is out of date: run python scripts/build_solver_docs.py"
+
+
+def test_every_citation_is_in_the_bibliography():
+    from pathlib import Path
+
+    references = (Path(__file__).resolve().parents[1] / "docs" / "references.md").read_text()
+    for spec in nmdcore.SOLVERS.values():
+        authors, title = spec.paper.split(" (")[0], spec.paper.split('"')[1]
+        assert authors in references and title in " ".join(references.split()), spec.key

@@ -26,14 +26,14 @@ def solver_label(key: str) -> str:
 
 
 def solver_picker(keys: list[str], key: str = "solver", default: str = "ebcd") -> str:
-    """Select one solver of ``keys``; shows its paper and model underneath."""
+    """Select one solver of ``keys``; shows what it does, when to pick it, and its paper underneath."""
     if default not in keys:
         default = next((k for k in keys if nmdcore.SOLVERS[k].iterative), keys[0])
     choice = persistent(st.selectbox, key, default, "Solver", options=keys, format_func=solver_label,
-                        help="Every solver registered in nmdcore.SOLVERS that fits this data.")
+                        help="Every solver registered in nmdcore.SOLVERS that fits this data; "
+                             "docs/solvers.md has the technical notes of each.")
     spec = nmdcore.SOLVERS[choice]
-    st.caption(f"{spec.description} — {spec.paper}. Records: {spec.objective}." if spec.description
-               else f"{spec.paper}. Records: {spec.objective}.")
+    st.caption(f"{spec.summary}  \n{spec.paper}.")
     return choice
 
 
