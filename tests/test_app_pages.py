@@ -68,7 +68,7 @@ def test_seed_persists_across_pages():
 def test_learn_example_is_rank_5_from_rank_2():
     at = open_page("pages/1_Learn.py")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["rank Θ"] == "2" and metrics["rank M"] == "5"
+    assert metrics["rank Θ"] == "2" and metrics["rank X"] == "5"
 
 
 def test_learn_rank_slider_moves_errors():
@@ -78,9 +78,9 @@ def test_learn_rank_slider_moves_errors():
     assert not at.exception, at.exception
     after = {m.label: m.value for m in at.metric}
     assert after["rank of Θ"] == "4"
-    assert float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"]) < float(before["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
+    assert float(after["TSVD: ReLU error"]) < float(before["TSVD: ReLU error"])
     # the planted rank is 4: the ReLU-NMD fits X almost exactly there, far better than TSVD
-    assert float(after["ReLU-NMD error"]) < 0.05 < float(after["TSVD error ‖X − max(0,Θ)‖/‖X‖"])
+    assert float(after["ReLU-NMD: ReLU error"]) < 0.05 < float(after["TSVD: ReLU error"])
 
 
 @pytest.mark.parametrize("path, families", [
