@@ -1,4 +1,4 @@
-"""Write docs/solvers.md from the solver registry: summary, citation and technical notes of each solver.
+"""Write docs/solver_notes.md from the solver registry: summary, citation and technical notes of each solver.
 
 Run ``python scripts/build_solver_docs.py`` after changing a SolverSpec; the tests check that
 the file matches the registry.
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "solvers.md"
+DOC = ROOT / "docs" / "solver_notes.md"
 
 
 def _bound(h) -> str:
@@ -19,10 +19,10 @@ def _bound(h) -> str:
 
 
 def solver_docs() -> str:
-    """The text of docs/solvers.md for the solvers registered in :data:`nmdcore.SOLVERS`."""
+    """The text of docs/solver_notes.md for the solvers registered in :data:`nmdcore.SOLVERS`."""
     import nmdcore
 
-    out = ["# Solvers", "",
+    out = ["# Solver notes", "",
            "Generated from `nmdcore.SOLVERS` by `scripts/build_solver_docs.py`; the app shows each solver's",
            "summary and citation, and this page keeps the technical notes. Notation: X ≈ max(0, Θ), Θ of rank r,",
            "Θ = W H (W m×r, H r×n), Z the latent matrix (X where X > 0, ≤ 0 elsewhere). The full references are",

@@ -43,7 +43,7 @@ def test_the_reasons_runs_end_with_are_described():
 
 
 def test_the_solver_docs_match_the_registry():
-    """docs/solvers.md is generated from the registry; a changed SolverSpec must regenerate it."""
+    """docs/solver_notes.md is generated from the registry; a changed SolverSpec must regenerate it."""
     import importlib.util
     from pathlib import Path
 
@@ -51,8 +51,8 @@ def test_the_solver_docs_match_the_registry():
     spec = importlib.util.spec_from_file_location("build_solver_docs", root / "scripts" / "build_solver_docs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (root / "docs" / "solvers.md").read_text() == module.solver_docs(), \
-        "docs/solvers.md is out of date: run python scripts/build_solver_docs.py"
+    assert (root / "docs" / "solver_notes.md").read_text() == module.solver_docs(), \
+        "docs/solver_notes.md is out of date: run python scripts/build_solver_docs.py"
 
 
 def test_every_citation_is_in_the_bibliography():

@@ -31,7 +31,7 @@ def solver_picker(keys: list[str], key: str = "solver", default: str = "ebcd") -
         default = next((k for k in keys if nmdcore.SOLVERS[k].iterative), keys[0])
     choice = persistent(st.selectbox, key, default, "Solver", options=keys, format_func=solver_label,
                         help="Every solver registered in nmdcore.SOLVERS that fits this data; "
-                             "docs/solvers.md has the technical notes of each.")
+                             "docs/solver_notes.md has the technical notes of each.")
     spec = nmdcore.SOLVERS[choice]
     st.caption(f"{spec.summary}  \n{spec.paper}.")
     return choice
