@@ -179,22 +179,25 @@ def chart_downloads(fig, stem: str, key: str, columns=None) -> None:
     columns = columns or st.columns(2)
     for col, fmt in zip(columns, ("png", "pdf")):
         col.download_button(f"Curve (.{fmt})", lambda fmt=fmt: export.figure_bytes(export.chart(fig), fmt),
-                            f"{stem}_curve.{fmt}", mime=export.FORMATS[fmt], key=f"{key}-{fmt}")
+                            f"{stem}_curve.{fmt}", mime=export.FORMATS[fmt], key=f"{key}-{fmt}",
+                            on_click="ignore")
 
 
 def downloads(record: dict, recon_png: bytes | None, curve) -> None:
     """Download buttons: factors (.npz), history (.csv), the curve as on screen (.png, .pdf), images (.png).
 
-    ``curve`` is the plotly convergence figure the page shows.
+    ``curve`` is the plotly convergence figure the page shows. Files made on click are built
+    when asked for; a click does not rerun the page (a rerun would drop such a file before
+    the browser fetched it).
     """
     res = record["result"]
     stem = f"{res.solver}_r{res.rank}"
     cols = st.columns(5)
     cols[0].download_button("Factors (.npz)", lambda: factors_npz(record), f"{stem}_factors.npz",
-                            mime="application/octet-stream", key="dl-npz")
+                            mime="application/octet-stream", key="dl-npz", on_click="ignore")
     cols[1].download_button("History (.csv)", lambda: history_csv(res.history), f"{stem}_history.csv",
-                            mime="text/csv", key="dl-csv")
+                            mime="text/csv", key="dl-csv", on_click="ignore")
     chart_downloads(curve, stem, "dl-curve", cols[2:4])
     if recon_png is not None:
         cols[4].download_button("Images (.png)", recon_png, f"{stem}_images.png", mime="image/png",
-                                key="dl-images")
+                                key="dl-images", on_click="ignore")
