@@ -15,18 +15,19 @@ seed = layout.seed()
 with st.container(border=True):
     st.markdown("**Notation used on every page**")
     st.markdown(
-        """
+        r"""
 | symbol | meaning |
 |---|---|
-| X | the data: an m×n matrix, nonnegative and usually sparse (images are its columns) |
-| r | the rank asked for |
-| Θ | the rank-r matrix the solvers look for, with max(0, Θ) ≈ X; often written Θ = W H with W m×r and H r×n (W Wᵀ for symmetric data) |
-| Ω | the positions of the positive entries of X |
-| Z | the latent matrix of the solvers: equal to X on Ω and ≤ 0 elsewhere, so that max(0, Z) = X |
-| ReLU error | ‖X − max(0, Θ)‖_F / ‖X‖_F: what every page reports, whatever the solver minimises |
-| TSVD | the truncated SVD: the best rank-r Θ for ‖X − Θ‖_F, the baseline to beat |
+| $X$ | the data: an $m\times n$ matrix, nonnegative and usually sparse (images are its columns) |
+| $r$ | the rank asked for |
+| $\Theta$ | the rank-$r$ matrix the solvers look for, with $\max(0, \Theta) \approx X$; often written $\Theta = WH$ with $W$ of size $m\times r$ and $H$ of size $r\times n$ ($WW^\top$ for symmetric data) |
+| $\Omega$ | the positions of the positive entries of $X$ |
+| $Z$ | the latent matrix of the solvers: equal to $X$ on $\Omega$ and $\le 0$ elsewhere, so that $\max(0, Z) = X$ |
+| ReLU error | $\lVert X - \max(0, \Theta)\rVert_F \,/\, \lVert X\rVert_F$: what every page reports, whatever the solver minimises |
+| TSVD | the truncated SVD: the best rank-$r$ $\Theta$ for $\lVert X - \Theta\rVert_F$, the baseline to beat |
 """
     )
+
 
 # ---------------------------------------------------------------- 1. the 5×5 example
 st.header("1 · A 5×5 matrix of rank 5 that is max(0, Θ) with rank Θ = 2")
@@ -87,7 +88,8 @@ st.caption("White is zero. At r = 4, the rank X was built with, ReLU-NMD reprodu
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("rank of X (30×24)", int(np.linalg.matrix_rank(X)))
 k2.metric("rank of Θ", r)
-k3.metric("TSVD: ReLU error", f"{sol['tsvd_error']:.3f}", help="‖X − max(0, Θ)‖_F / ‖X‖_F")
+k3.metric("TSVD: ReLU error", f"{sol['tsvd_error']:.3f}",
+          help=r"$\lVert X - \max(0, \Theta)\rVert_F / \lVert X\rVert_F$")
 if preferred:
     k4.metric("ReLU-NMD: ReLU error", f"{sol['nmd_error']:.3f}",
               delta=f"{sol['nmd_error'] - sol['tsvd_error']:+.3f}", delta_color="inverse")
@@ -115,4 +117,5 @@ for name, words, formula in formulations:
     words_col.markdown(f"**{name}** — {words}")
     formula_col.latex(formula)
 st.caption("The last two can have different minimisers than the first (Gillis, Porcelli & Seraghiti (2025)); "
-           "the app always reports the ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F next to what each solver minimises.")
+           r"the app always reports the ReLU error $\lVert X - \max(0, \Theta)\rVert_F / \lVert X\rVert_F$ next to "
+           "what each solver minimises.")

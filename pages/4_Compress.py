@@ -118,7 +118,8 @@ cols[2].metric("Storage saved vs dense X", f"{1 - store['rank-r factors'] / stor
                help=f"dense X: {store['dense U']:,} numbers; sparse X: {store['sparse U']:,} "
                     f"(value + index); rank-{r} factors W, H: {store['rank-r factors']:,}.")
 cols = st.columns(3)
-nmf_help = "min over V ≥ 0 of ‖F − X̂ V‖_F / ‖F‖_F: how well the images are rebuilt from the basis X̂ (eq. (10))."
+nmf_help = (r"$\min_{V \ge 0} \lVert F - \hat X V\rVert_F / \lVert F\rVert_F$: how well the images are rebuilt "
+            r"from the basis $\hat X$ (eq. (10) of Wang, Cui & Han (2024)).")
 cols[0].metric("NMF error with the original X", f"{e_orig:.4f}", help=nmf_help)
 cols[1].metric("NMF error with X̂ = max(0, TSVD)", f"{e_tsvd:.4f}", help=nmf_help)
 cols[2].metric(f"NMF error with X̂ = max(0, Θ) of {spec.label}", f"{e_nmd:.4f}", help=nmf_help)
@@ -134,10 +135,11 @@ st.image(grid, width="stretch")
 st.caption("Each column is one basis image on the scale of its original (as in Wang, Cui & Han (2024), Fig. 7).")
 
 st.subheader("Where they differ")
-gain = results.column_errors(U, U_tsvd) - results.column_errors(U, U_nmd)
-best = int(np.nanargmax(gain)) if np.isfinite(gain).any() else 0
-j = int(st.number_input("Basis image", 0, k - 1, best, key="compress_zoom",
-                        help="Starts at the basis image where ReLU-NMD gains most over TSVD."))
+# the basis image where ReLU-NMD removes the most error (absolute, so that a nearly empty image never wins)
+gain = np.linalg.norm(U - U_tsvd, axis=0) - np.linalg.norm(U - U_nmd, axis=0)
+best = int(np.argmax(gain))
+j = int(st.columns(4)[0].number_input("Basis image", 0, k - 1, best, key="compress_zoom",
+                                      help="Starts at the basis image where ReLU-NMD gains most over TSVD."))
 top = float(U[:, j].max()) or 1.0
 view = export.difference_view(U[:, j].reshape(shape) / top,
                               {f"max(0, TSVD), r = {r}": U_tsvd[:, j].reshape(shape) / top,
@@ -168,4 +170,5 @@ with st.expander("Errors versus r"):
         series = {name: v for name, v in curve.items() if name not in ("key", "ranks", "original")}
         series["original X"] = [curve["original"]] * len(curve["ranks"])
         st.plotly_chart(figures.lines(curve["ranks"], series, xlabel="rank r",
-                                      ylabel="NMF error min ‖F − X̂V‖ / ‖F‖"), key="compress-curve", width="stretch")
+                                      ylabel="NMF error min ‖F − X̂V‖ / ‖F‖"), key="compress-curve",
+                        width="stretch")

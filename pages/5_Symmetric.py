@@ -10,8 +10,9 @@ from ui import data as uidata
 from ui.state import persistent
 from ui.text import escape_markdown
 
-layout.page("Symmetric", "A sparse symmetric X (a similarity graph, or the synthetic matrix of Wang et al. (2025)) approximated by "
-                         "max(0, Θ) with Θ = W Wᵀ of rank r: NSMD-APB/AAPB against SymANLS/SymHALS and TSVD.")
+layout.page("Symmetric", "A sparse symmetric X (a similarity graph, or the synthetic matrix of Wang et al. (2025)) "
+                         "approximated by max(0, Θ) with Θ = W Wᵀ of rank r: NSMD-APB/AAPB against SymANLS/SymHALS "
+                         "and TSVD.")
 seed = layout.seed()
 
 keys = controls.solvers_for(("symmetric",), input_kind=("symmetric",))

@@ -7,8 +7,8 @@ from ui import controls, figures, layout, live, results
 from ui.state import persistent
 
 layout.page("Factorization dynamics",
-            "Ye & Du (2021): plain gradient descent on ½‖W H − X‖²_F from a small random start finds the global "
-            "minimum. Watch the loss plateau and drop, the singular values of W and H grow one by one, and "
+            "Ye & Du (2021): plain gradient descent on $\\tfrac12\\|WH - X\\|_F^2$ from a small random start finds "
+            "the global minimum. Watch the loss plateau and drop, the singular values of W and H grow one by one, and "
             "W and H stay balanced.")
 seed = layout.seed()
 
@@ -21,7 +21,7 @@ st.markdown("Here X is a real m×n matrix (entries of either sign) of exact rank
 c1, c2, c3, c4 = st.columns(4)
 m = int(persistent(c1.slider, "dyn_m", 40, "m", min_value=5, max_value=200))
 n = int(persistent(c2.slider, "dyn_n", 30, "n", min_value=5, max_value=200))
-d = int(persistent(c3.slider, "dyn_d", 3, "rank d of Σ", min_value=1, max_value=min(10, m, n)))
+d = int(persistent(c3.slider, "dyn_d", 3, "rank d of X", min_value=1, max_value=min(10, m, n)))
 kappa = float(persistent(c4.select_slider, "dyn_kappa", 4.0, "condition κ = σ₁/σ_d of X",
                          options=[1.0, 2.0, 4.0, 10.0, 30.0, 100.0]))
 
@@ -54,7 +54,7 @@ with right:
 def loss_figure(history: dict):
     """The recorded loss only: X has negative entries, so a ReLU error would mean nothing here."""
     return figures.lines(np.arange(len(history["objective"])), {"loss (relative)": history["objective"]},
-                         xlabel="iteration", ylabel=spec.objective.split(" (")[0], log_y=True)
+                         xlabel="iteration", ylabel="relative loss", log_y=True)
 
 
 if submitted:

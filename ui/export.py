@@ -122,12 +122,12 @@ def image_grid(rows: list, *, row_labels=(), col_labels=(), title: str | None = 
     h, w = np.shape(rows[0][0])
     label_w = 1.6 if row_labels else 0.1
     width = label_w + n_cols * tile_inches * 1.08
-    height = n_rows * tile_inches * h / w * 1.08 + (0.45 if col_labels else 0.1) + (0.35 if title else 0.0)
+    header = (0.45 if col_labels else 0.1) + (0.35 if title else 0.0)
+    height = n_rows * tile_inches * h / w * 1.08 + header
     with rc_context(_RC):
         out = Figure(figsize=(width, height))
-        grid = out.add_gridspec(n_rows, n_cols, left=label_w / width, right=0.995,
-                                bottom=0.02, top=1 - ((0.45 if col_labels else 0.1) + (0.35 if title else 0.0)) / height,
-                                wspace=0.08, hspace=0.08)
+        grid = out.add_gridspec(n_rows, n_cols, left=label_w / width, right=0.995, bottom=0.02,
+                                top=1 - header / height, wspace=0.08, hspace=0.08)
         for i, row in enumerate(rows):
             for j, tile in enumerate(row):
                 ax = out.add_subplot(grid[i, j])

@@ -18,7 +18,7 @@ import nmdcore
 SOLVER_COLOURS = {
     "tsvd": "#7f7f7f", "ebcd": "#1f77b4", "nmd_3b": "#ff7f0e", "nmd_tm": "#d62728", "a_nmd": "#2ca02c",
     "bcd": "#9467bd", "naive": "#8c564b", "em": "#e377c2", "a_em": "#bcbd22", "cd": "#17becf",
-    "nsmd_apb": "#393b79", "nsmd_aapb": "#843c39", "sym_anls": "#637939", "sym_hals": "#7b4173",
+    "nsmd_apb": "#393b79", "nsmd_aapb": "#d6616b", "sym_anls": "#637939", "sym_hals": "#ce6dbd",
     "gd": "#e7ba52",
 }
 #: Colours of lines that are not solvers (the ReLU error against the objective, singular values).
@@ -75,7 +75,8 @@ def convergence(history: dict, *, x: str = "iteration", objective_label: str = "
     main, second = (solver_colour(solver), solver_colour(solver)) if solver else (PALETTE[0], PALETTE[1])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["relu_error"]), mode="lines",
-                             name=screen_text("ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F"), line=dict(color=main, width=2)))
+                             name=screen_text("ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F"),
+                             line=dict(color=main, width=2)))
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["objective"]), mode="lines",
                              name=screen_text(f"objective: {objective_label}"),
                              line=dict(color=second, width=1.5, dash="dot")))
@@ -229,18 +230,26 @@ def heatmaps(panels: dict, *, zmax: float | None = None, colorscale=None, zmin: 
 
 def lines(xs, series: dict, *, xlabel: str, ylabel: str, log_y: bool = False, title=None,
           dashed=()) -> go.Figure:
-    """Several named lines over a shared x (names in ``dashed`` drawn dashed, on top)."""
+    """Several named lines over a shared x.
+
+    Solvers get their own colours (:func:`solver_colour`); beside them, other lines are
+    black. Names in ``dashed`` are drawn dashed, the k-th of them in the colour of the k-th
+    solid line (σ₁(W) and σ₁(H) alike).
+    """
     fig = go.Figure()
     with_solvers = any(is_solver(name) for name in series)
-    for i, (name, ys) in enumerate(series.items()):
-        # beside solvers, other lines (a reference value) are black, so no colour means two things
+    position = {"solid": 0, "dashed": 0}
+    for name, ys in series.items():
+        group = "dashed" if name in dashed else "solid"
+        i = position[group]
+        position[group] += 1
         colour = solver_colour(name, i) if is_solver(name) or not with_solvers else "#000000"
-        fig.add_trace(go.Scatter(x=xs, y=_positive(ys) if log_y else ys, mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=xs, y=_positive(ys) if log_y else ys, mode="lines", name=screen_text(name),
                                  line=dict(color=colour, dash="dash" if name in dashed else None)))
     if log_y:
         fig.update_yaxes(type="log", exponentformat="power")
-    fig.update_yaxes(title=ylabel)
-    fig.update_xaxes(title=xlabel)
+    fig.update_yaxes(title=screen_text(ylabel))
+    fig.update_xaxes(title=screen_text(xlabel))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title)
     return fig
 

@@ -38,7 +38,8 @@ def stop_sentence(stop_reason: str) -> str:
 def outcome(label: str, rank: int, n_iter: int, seconds: float, stop_reason: str, stopped: bool) -> str:
     """The status of a finished or stopped run, in sentences (markdown)."""
     why = STOPPED_BY_YOU if stopped else nmdcore.describe_stop(stop_reason)
-    return f"**{label}**, r = {rank}: {n_iter} iterations in {seconds:.1f} s. {why}"
+    took = f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
+    return f"**{label}**, r = {rank}: {n_iter} iterations in {took}. {why}"
 
 
 def run_warning(stop_reason: str, relu_error: float, tsvd_error: float | None) -> str | None:
