@@ -113,3 +113,10 @@ def test_heatmaps_are_square_with_white_zero():
     assert fig.layout.xaxis.scaleanchor == "y" and fig.layout.xaxis4.scaleanchor == "y4"
     assert fig.data[0].colorscale[0][1] == "#ffffff"
     assert fig.layout.xaxis4.anchor == "y4" and len(fig.data) == 4
+
+
+def test_large_images_keep_one_pixel_per_image_pixel():
+    rows = [[np.zeros((256, 256)), np.ones((256, 256))]]
+    figure = export.image_grid(rows, col_labels=["original", "max(0, Θ)"])
+    width_px = figure.axes[0].get_position().width * figure.get_size_inches()[0] * 150  # at the page's 150 dpi
+    assert width_px >= 256

@@ -97,7 +97,7 @@ def chart(fig, *, size=(7.0, 3.8)) -> Figure:
 
 
 def image_grid(rows: list, *, row_labels=(), col_labels=(), title: str | None = None, vmin: float = 0.0,
-               vmax: float = 1.0, cmap: str = "gray", tile_inches: float = 0.95) -> Figure:
+               vmax: float = 1.0, cmap: str = "gray", tile_inches: float | None = None) -> Figure:
     """Images in a grid with gaps between them and their labels drawn in the image.
 
     Parameters
@@ -111,8 +111,10 @@ def image_grid(rows: list, *, row_labels=(), col_labels=(), title: str | None = 
         Colour range of every tile (images scaled to [0, 1] by default).
     cmap : str
         matplotlib colour map (grey levels by default).
-    tile_inches : float
-        Side of one tile; small images are upscaled by nearest neighbour, never blurred.
+    tile_inches : float, optional
+        Width of one tile. By default about an inch for small images (upscaled by
+        nearest neighbour, never blurred) and wide enough for one screen pixel per image
+        pixel at 150 dpi for larger ones (up to 3.5 inches).
 
     Returns
     -------
@@ -120,6 +122,8 @@ def image_grid(rows: list, *, row_labels=(), col_labels=(), title: str | None = 
     """
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     h, w = np.shape(rows[0][0])
+    if tile_inches is None:
+        tile_inches = min(max(0.95, w / 150), 3.5)
     label_w = 1.6 if row_labels else 0.1
     width = label_w + n_cols * tile_inches * 1.08
     header = (0.45 if col_labels else 0.1) + (0.35 if title else 0.0)
