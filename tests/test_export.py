@@ -120,3 +120,12 @@ def test_large_images_keep_one_pixel_per_image_pixel():
     figure = export.image_grid(rows, col_labels=["original", "max(0, Θ)"])
     width_px = figure.axes[0].get_position().width * figure.get_size_inches()[0] * 150  # at the page's 150 dpi
     assert width_px >= 256
+
+
+def test_a_log_axis_narrower_than_a_decade_shows_plain_numbers():
+    history = {"relu_error": np.linspace(0.29, 0.26, 20), "objective": np.linspace(0.29, 0.26, 20),
+               "time": np.linspace(0, 1, 20)}
+    figure = export.chart(figures.convergence(history))
+    figure.canvas.draw()
+    ticks = [t.get_text() for t in figure.axes[0].get_yticklabels(minor=True) if t.get_text()]
+    assert ticks and all(re.fullmatch(r"0\.\d+", t) for t in ticks), ticks

@@ -18,6 +18,7 @@ import re
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 #: Formats offered for downloads: extension -> MIME type.
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -84,6 +85,11 @@ def chart(fig, *, size=(7.0, 3.8)) -> Figure:
         layout = fig.layout
         if layout.yaxis.type == "log":
             ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            if high < 10 * low:  # less than a decade: plain numbers, as plotly shows them
+                plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+                ax.yaxis.set_major_formatter(plain)
+                ax.yaxis.set_minor_formatter(plain)
         ax.set_xlabel(math_text(layout.xaxis.title.text or ""))
         ax.set_ylabel(math_text(layout.yaxis.title.text or ""))
         if layout.title.text:
