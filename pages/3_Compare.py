@@ -22,6 +22,7 @@ left, right = st.columns([1, 2])
 with left:
     chosen = persistent(st.multiselect, "compare_solvers", default, "Solvers", options=keys,
                         format_func=controls.solver_label)
+    controls.solver_notes(chosen)
     with st.form("compare_form"):
         rank = controls.rank_slider(data.X.shape, key="rank")
         run_cfg = controls.budgets("compare", max_iter=1000, time_limit=5.0)

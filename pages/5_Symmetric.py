@@ -59,6 +59,7 @@ left, right = st.columns([1, 2])
 with left:
     chosen = persistent(st.multiselect, "sym_solvers", keys, "Solvers", options=keys,
                         format_func=controls.solver_label)
+    controls.solver_notes(chosen)
     with st.form("sym_form"):
         rank = int(persistent(st.slider, "sym_rank", min(8, M.shape[0] - 1), "Rank r", min_value=1,
                               max_value=min(60, M.shape[0] - 1)))

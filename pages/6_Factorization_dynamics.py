@@ -77,6 +77,10 @@ h = res.history
 status.success(results.outcome(spec.label, res.rank, res.n_iter, h["time"][-1], res.stop_reason, record["stopped"])
                + f" Final loss {h['objective'][-1]:.3g}.")
 chart.plotly_chart(loss_figure(h), key="dyn-final", width="stretch")
+warning = results.run_warning(res.stop_reason, h["objective"][-1], None)  # X is real: no ReLU error to compare
+if warning:
+    with right:
+        st.warning(warning, icon=":material/warning:")
 its = np.arange(len(h["objective"]))
 c1, c2 = st.columns(2)
 # the solver's factors are U and V with Θ = U Vᵀ: W = U and H = Vᵀ in this app's notation

@@ -65,3 +65,12 @@ def test_explore_says_a_diverged_run_diverged_in_its_status_and_beside_the_curve
     assert res.stop_reason == "diverged"
     assert at.success[0].value.endswith(nmdcore.describe_stop("diverged"))
     assert [w.value for w in at.warning] == [nmdcore.describe_stop("diverged")]
+
+
+def test_compare_says_what_each_chosen_solver_does_and_cites_it():
+    at = open_compare()
+    chosen = at.multiselect(key="compare_solvers").value
+    text = " ".join(m.value for m in at.markdown)
+    for key in chosen:
+        spec = nmdcore.SOLVERS[key]
+        assert spec.summary in text and spec.paper in text, key
