@@ -129,3 +129,12 @@ def test_a_log_axis_narrower_than_a_decade_shows_plain_numbers():
     figure.canvas.draw()
     ticks = [t.get_text() for t in figure.axes[0].get_yticklabels(minor=True) if t.get_text()]
     assert ticks and all(re.fullmatch(r"0\.\d+", t) for t in ticks), ticks
+
+
+@pytest.mark.parametrize("key", list(nmdcore.SOLVERS))
+def test_every_solvers_curve_exports_with_its_objective_in_the_legend(run, key):
+    spec = nmdcore.SOLVERS[key]
+    figure = export.chart(figures.convergence(run.history, objective_label=spec.objective, solver=key))
+    valid(export.figure_bytes(figure, "svg"), "svg")  # drawing it parses every label's mathtext
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legend[1].startswith("objective") and "_F" not in legend[1]
