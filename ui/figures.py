@@ -72,7 +72,7 @@ def convergence(history: dict, *, x: str = "iteration", objective_label: str = "
     """
     n = len(history["relu_error"])
     xs = np.arange(n) if x == "iteration" else np.asarray(history["time"], dtype=float)
-    main, second = (solver_colour(solver), solver_colour(solver)) if solver else (PALETTE[0], PALETTE[1])
+    main, second = (solver_colour(solver),) * 2 if solver else (PALETTE[0], PALETTE[1])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=xs, y=_positive(history["relu_error"]), mode="lines",
                              name=screen_text("ReLU error ‖X − max(0, Θ)‖_F / ‖X‖_F"),
