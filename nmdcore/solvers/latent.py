@@ -41,6 +41,7 @@ from .._linalg import (RowBlockRunner, available_cpus, gram64, lowrank_residual_
                        row_chunks, run_indexed, serial_blas, sq_norm, tsvd_gram)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
+from .three_block import PAPER_S23
 
 _TSVD = Hyperparameter(
     "tsvd", "exact", kind="choice", choices=("exact", "randomized"),
@@ -522,8 +523,6 @@ class _ANMDSpec(SolverSpec):
 
 _PAPER_SAUL = ('Saul (2022), "A nonlinear matrix decomposition for mining the zeros of sparse data", '
                "SIAM J. Math. Data Sci. 4(2)")
-_PAPER_SERAGHITI = ('Seraghiti, Awari, Vandaele, Porcelli & Gillis (2023), "Accelerated algorithms for nonlinear '
-                    'matrix decomposition with the ReLU function", IEEE MLSP 2023, arXiv:2305.08687')
 _LATENT_STARTS = dict(start_names=("theta", "Z"), required_start=("theta",))
 _LATENT_RESIDUAL = "latent residual ‖Z − Θ‖_F/‖X‖_F"
 
@@ -550,7 +549,7 @@ SPECS = (
         label="A-NMD",
         family="latent",
         model="Latent-RMD",
-        paper=_PAPER_SERAGHITI,
+        paper=PAPER_S23,
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the extrapolated Z",
         run=_run_a_nmd,
         prepare_start=_prepare_start,
