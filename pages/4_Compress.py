@@ -32,7 +32,7 @@ sweeps = int(persistent(c3.number_input, "compress_sweeps", 300, "NMF sweeps", m
 
 key = (source, nmf_rank, sweeps)
 slot = st.empty()  # one place for the whole basis step, so the page below keeps its layout
-if key not in compress._bases():
+if not compress.basis_ready(*key):
     with slot.container():
         st.info("The NMF basis is computed once (one to a few minutes), then kept on disk and in memory.")
         if not st.button("Compute the NMF basis", type="primary", key="compress_basis"):
@@ -59,6 +59,9 @@ left, right = st.columns([1, 2])
 with left:
     default_solver = next((s for s in ("a_nmd", "ebcd", "nmd_tm") if s in solvers), solvers[0])
     solver = controls.solver_picker(solvers, key="compress_solver", default=default_solver)
+    for name in ("compress_rank", "_kept_compress_rank"):  # a rank kept from a larger basis
+        if st.session_state.get(name, 0) > k - 1:
+            st.session_state[name] = k - 1
     with st.form("compress_form"):
         r = int(persistent(st.slider, "compress_rank", min(55, k - 1), "Rank r", min_value=1, max_value=k - 1))
         params = controls.hyperparameters(solver, prefix="compress")

@@ -25,6 +25,19 @@ def compress_page(monkeypatch, tmp_path):
     return at
 
 
+def test_opens_on_the_shipped_face_basis_at_r_55(monkeypatch, tmp_path):
+    """Offline, with no cache: the faces' basis is there at once, r = 55 chosen, no NMF to run."""
+    monkeypatch.setenv("NMD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "no_sklearn_data"))
+    at = open_page("pages/4_Compress.py", 60)
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compress_source").value == "olivetti"
+    assert "compress_basis" not in [b.key for b in at.button]   # nothing to compute
+    assert at.caption[1].value.startswith("U is 4096×100, 64% zeros")
+    assert at.slider(key="compress_rank").value == 55
+    assert not list(tmp_path.iterdir())                          # nothing written to the cache
+
+
 def test_basis_then_default_compression(compress_page):
     at = compress_page
     assert at.caption[1].value.startswith("X (the basis) is 784×12")
