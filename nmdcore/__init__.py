@@ -13,6 +13,7 @@ from ._errors import (
     NMDError,
     NonFiniteError,
     NotSymmetricError,
+    OffsetNotSupportedError,
     RankError,
     ShapeError,
     UnknownSolverError,
@@ -27,6 +28,6 @@ __version__ = "0.1.0"
 __all__ = [
     "decompose", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
-    "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError",
+    "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError",
 ]
