@@ -25,7 +25,7 @@ import numpy as np
 
 from ._errors import HyperparameterError, NonFiniteError, RankError, ShapeError
 
-__all__ = ["squared_distances", "observe_small_distances", "classical_mds", "procrustes",
+__all__ = ["point_cloud", "squared_distances", "observe_small_distances", "classical_mds", "procrustes",
            "threshold_similarity", "tsm_embedding", "mean_angular_deviation", "relative_error"]
 
 
@@ -68,6 +68,47 @@ def relative_error(estimate, truth) -> float:
     if norm == 0:
         raise ShapeError("the true matrix is zero: a relative error is undefined")
     return float(np.linalg.norm(estimate - truth)) / norm
+
+
+#: Shapes :func:`point_cloud` draws.
+POINT_CLOUDS = ("cube", "spiral", "clusters")
+
+
+def point_cloud(kind: str, n: int, dim: int = 3, random_state=None) -> np.ndarray:
+    """n points in R^dim (dim 2 or 3), one per column, for distance completion.
+
+    Parameters
+    ----------
+    kind : {"cube", "spiral", "clusters"}
+        ``"cube"``: uniform in [0, 10]^dim (the authors' setting); ``"spiral"``: a noisy spiral
+        (a helix in 3-D) spanning about 10 units; ``"clusters"``: four Gaussian clusters of
+        width 0.7 around corners of the cube.
+    n : int
+        Number of points, at least dim + 2.
+    dim : {2, 3}
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    P : ndarray, shape (dim, n)
+    """
+    if kind not in POINT_CLOUDS:
+        raise HyperparameterError(f"kind must be one of {', '.join(POINT_CLOUDS)}, got {kind!r}")
+    if dim not in (2, 3) or isinstance(dim, bool):
+        raise HyperparameterError(f"dim must be 2 or 3, got {dim!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < dim + 2:
+        raise HyperparameterError(f"n must be an integer of at least {dim + 2}, got {n!r}")
+    rng = np.random.default_rng(random_state)
+    if kind == "cube":
+        return 10 * rng.random((dim, n))
+    if kind == "spiral":
+        t = np.sort(rng.random(n)) * 3 * np.pi
+        radius = 1.0 + t / np.pi
+        P = np.vstack([radius * np.cos(t), radius * np.sin(t), 1.1 * t][:dim]) + 0.1 * rng.standard_normal((dim, n))
+        return P + 5.0
+    corners = 10 * np.array([[0, 0, 0], [1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=float)[:, :dim].T
+    which = rng.integers(0, corners.shape[1], n)
+    return 2.0 + 0.6 * corners[:, which] + 0.7 * rng.standard_normal((dim, n))
 
 
 def squared_distances(P) -> np.ndarray:

@@ -15,6 +15,15 @@ def cube_points():
     return 10 * np.random.default_rng(0).random((3, 50))
 
 
+@pytest.mark.parametrize("kind", app.POINT_CLOUDS)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_point_clouds_have_the_asked_shape_and_are_seeded(kind, dim):
+    P = app.point_cloud(kind, 60, dim, random_state=1)
+    assert P.shape == (dim, 60) and np.isfinite(P).all()
+    np.testing.assert_array_equal(P, app.point_cloud(kind, 60, dim, random_state=1))
+    assert np.linalg.matrix_rank(app.squared_distances(P)) == dim + 2
+
+
 def test_squared_distances_of_known_points():
     P = np.array([[0.0, 3.0, 0.0], [0.0, 4.0, 1.0]])
     D = app.squared_distances(P)
@@ -121,6 +130,9 @@ def test_completion_from_the_positive_entries():
 
 
 @pytest.mark.parametrize("call, match", [
+    (lambda: app.point_cloud("torus", 10), "kind must be"),
+    (lambda: app.point_cloud("cube", 10, dim=4), "dim must be"),
+    (lambda: app.point_cloud("cube", 3, dim=3), "n must be"),
     (lambda: app.squared_distances(np.ones(3)), "2-D"),
     (lambda: app.squared_distances([[0.0, np.nan]]), "NaN"),
     (lambda: app.observe_small_distances(np.ones((3, 4)), 0.5), "square"),

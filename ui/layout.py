@@ -23,6 +23,7 @@ PAGES = (
     ("pages/4_Compress.py", "Compress", ":material/compress:"),
     ("pages/5_Symmetric.py", "Symmetric", ":material/hub:"),
     ("pages/6_Factorization_dynamics.py", "Factorization dynamics", ":material/timeline:"),
+    ("pages/7_Applications.py", "Applications", ":material/lightbulb:"),
 )
 
 UPLOAD = "__upload__"
