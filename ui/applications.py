@@ -112,7 +112,8 @@ def completion(seed: int) -> None:
                                 "stop": r["stop_reason"]} for r in runs]), hide_index=True, width="stretch")
 
     labels = [r["label"] for r in runs]
-    shown = persistent(st.selectbox, "apps_comp_shown", labels[-1], "Recovery shown", options=labels)
+    shown = persistent(st.selectbox, "apps_comp_shown", min(errors, key=errors.get), "Recovery shown",
+                       options=labels)
     theta = next(r["theta"] for r in runs if r["label"] == shown)
     block = slice(0, min(size, 60))
     top = float(np.max(np.abs(truth[block, block])))
@@ -185,7 +186,7 @@ def distances(seed: int) -> None:
 
     left, right = st.columns([1, 2])
     with left:
-        chosen = _solver_choice(list(OFFSET_SOLVERS), "apps_dist_solvers", ["nmd_3b", "ebcd", "a_nmd"])
+        chosen = _solver_choice(list(OFFSET_SOLVERS), "apps_dist_solvers", ["ebcd", "a_nmd", "nmd_3b"])
         with st.form("apps_dist_form"):
             run_cfg = controls.budgets("apps_dist", max_iter=20000, time_limit=10.0, starts=("random", "tsvd"))
             params = _hyperparameters(chosen, "apps_dist")
@@ -199,7 +200,7 @@ def distances(seed: int) -> None:
                  status=status, key="apps-dist")
     record = live.sequence_outcome("apps_dist_record", problem_key, status, "Choose solvers and press **Run**.")
     runs = record["runs"]
-    chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time", field="objective"),
+    chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
                        key="apps-dist-final", width="stretch")
     rows, recovered = [], {}
     for r in runs:
@@ -213,8 +214,8 @@ def distances(seed: int) -> None:
     table = pd.DataFrame(rows)
     st.session_state["apps_dist_table"] = table
     st.dataframe(table, hide_index=True, width="stretch")
-    shown = persistent(st.selectbox, "apps_dist_shown", runs[0]["label"], "Recovered points shown",
-                       options=list(recovered))
+    best = rows[int(np.argmin([row["ground-truth error ‖D̂ − D‖/‖D‖"] for row in rows]))]["solver"]
+    shown = persistent(st.selectbox, "apps_dist_shown", best, "Recovered points shown", options=list(recovered))
     st.plotly_chart(point_figure(P, recovered[shown], shown), key="apps-dist-points", width="stretch")
 
     st.subheader("Ground-truth error versus observed fraction")
@@ -228,7 +229,7 @@ def point_figure(P_true, P_est, label: str) -> go.Figure:
 
     fig = go.Figure()
     for P, name, symbol, color in ((xyz(P_true), "true points", "circle", figures.PALETTE[0]),
-                                   (xyz(P_est), f"recovered ({label})", "x", figures.PALETTE[1])):
+                                   (xyz(P_est), f"recovered ({label})", "diamond-open", figures.PALETTE[1])):
         fig.add_trace(go.Scatter3d(x=P[0], y=P[1], z=P[2], mode="markers", name=name,
                                    marker=dict(size=4, symbol=symbol, color=color)))
     fig.update_layout(height=460, margin=dict(l=0, r=0, t=10, b=0), scene=dict(aspectmode="data"))

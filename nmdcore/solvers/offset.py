@@ -19,14 +19,15 @@ replay their traces). Each is the standard solver with the offset inserted:
 
 The problems of this model are distance matrices of a few hundred points, so the solvers are
 plain NumPy on whole arrays (exact truncated SVD, ``lstsq`` least squares), not the fused
-row-block passes of the standard solvers.
+row-block passes of the standard solvers, on one BLAS thread (a threaded eigendecomposition
+of a 60×60 matrix measured 5× slower here).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._errors import HyperparameterError
-from .._linalg import tsvd_exact
+from .._linalg import serial_blas, tsvd_exact
 
 #: Solvers that accept ``offset`` ≠ 0 in :func:`nmdcore.decompose`.
 OFFSET_SOLVERS = ("naive", "a_nmd", "bcd", "ebcd", "nmd_3b")
@@ -78,7 +79,8 @@ def run(key: str, problem, start, params, monitor, c: float):
     """Run the offset version of solver ``key``; return ``(theta, factors)`` with Θ without c."""
     errors = _Errors(problem, float(c))
     Z0 = problem.X.copy() if start.get("Z") is None else start["Z"]
-    return _RUNNERS[key](problem, start, params, monitor, errors, Z0)
+    with serial_blas():  # small dense problems: threaded LAPACK only adds synchronisation
+        return _RUNNERS[key](problem, start, params, monitor, errors, Z0)
 
 
 def _naive(problem, start, params, monitor, errors, Z):
