@@ -87,3 +87,26 @@ def test_solvers_without_an_offset_model_refuse_it():
             nmdcore.decompose(X, 2, solver="bcd", offset=bad)
     with pytest.raises(nmdcore.HyperparameterError, match="exact truncated SVD"):
         nmdcore.decompose(X, 2, solver="naive", offset=1.0, tsvd="randomized")
+
+
+def test_offset_tsvd_start_is_the_truncation_of_x_minus_c():
+    rng = np.random.default_rng(5)
+    X = np.maximum(0, rng.standard_normal((30, 3)) @ rng.standard_normal((3, 20)) + 0.3)
+    c = 0.3
+    res = nmdcore.decompose(X, 3, solver="bcd", offset=c, init="tsvd", max_iter=0)
+    U, s, Vt = np.linalg.svd(X - c)
+    start = (U[:, :3] * s[:3]) @ Vt[:3]
+    expected = np.linalg.norm(X - c - start) / np.linalg.norm(X)
+    assert res.history["objective"][0] == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(res.theta, start, atol=1e-10)
+    assert res.relu_error == pytest.approx(np.linalg.norm(X - np.maximum(0, start + c)) / np.linalg.norm(X))
+
+
+@pytest.mark.parametrize("solver", ["naive", "a_nmd", "bcd", "ebcd", "nmd_3b"])
+def test_offset_runs_stop_on_callback_and_keep_float32(solver):
+    rng = np.random.default_rng(6)
+    X = np.maximum(0, rng.standard_normal((25, 3)) @ rng.standard_normal((3, 20)) - 0.2).astype(np.float32)
+    res = nmdcore.decompose(X, 3, solver=solver, offset=-0.2, max_iter=100, random_state=0,
+                            callback=lambda p: p.iteration == 3)
+    assert res.stop_reason == "callback" and res.n_iter == 3
+    assert res.theta.dtype == np.float32 and np.isfinite(res.theta).all()
