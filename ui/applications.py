@@ -100,7 +100,7 @@ def completion(seed: int) -> None:
     if submitted and chosen:
         run_jobs(X, rank, _jobs(chosen, params, seed, run_cfg["init"], tsvd=True), run_cfg=run_cfg,
                  state_key="apps_comp_record", problem_key=problem_key, chart=chart, status=status,
-                 key="apps-comp", extra={"run_cfg": run_cfg})
+                 key="apps-comp")
     record = live.sequence_outcome("apps_comp_record", problem_key, status, "Choose solvers and press **Run**.")
     runs = record["runs"]
     chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
