@@ -136,9 +136,9 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     offset : float
         A known constant c added to Θ: fit X ≈ max(0, Θ + c·11ᵀ) with rank Θ ≤ r (Euclidean
         distance matrix completion: c = d, Θ = −D). ``theta`` is returned without c; the
-        objective is the latent residual ‖Z − c − Θ‖_F/‖X‖_F. Solvers ``naive``, ``a_nmd``,
-        ``bcd``, ``ebcd`` and ``nmd_3b`` support it (:mod:`nmdcore.solvers.offset`); init
-        ``"tsvd"`` is then the truncated SVD of X − c. 0 is the plain model.
+        objective is the latent residual ‖Z − c − Θ‖_F/‖X‖_F (NMD-TM, A-EM: the ReLU error).
+        The latent and three-block solvers support it (``nmdcore.solvers.offset.OFFSET_SOLVERS``);
+        init ``"tsvd"`` is then the truncated SVD of X − c. 0 is the plain model.
     **hyperparams
         Solver hyperparameters, validated against ``SOLVERS[solver].hyperparameters``.
 

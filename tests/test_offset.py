@@ -77,6 +77,53 @@ def test_offset_recovers_a_planted_offset_matrix():
     assert np.linalg.norm(res.theta - theta) < 1e-4 * np.linalg.norm(theta)
 
 
+def _offset_path(X, r, solver, c, max_iter):
+    """Run the offset version of ``solver`` directly (decompose sends c = 0 to the standard one)."""
+    from nmdcore._monitor import Monitor
+    from nmdcore._problem import Problem
+    from nmdcore.solvers import offset as offset_solvers
+
+    spec = nmdcore.SOLVERS[solver]
+    problem = Problem(np.ascontiguousarray(X, dtype=np.float64), r, np.random.default_rng(0))
+    start = offset_solvers.prepare_start(spec, problem, "tsvd", c)
+    monitor = Monitor(max_iter=max_iter, tol=0, tol_stall=0, time_limit=None, callback=None, extras=spec.extras)
+    theta, _ = offset_solvers.run(solver, problem, start, spec.resolve({}), monitor, c)
+    return theta, monitor.arrays()
+
+
+@pytest.mark.parametrize("solver", ["naive", "a_nmd", "em", "a_em", "bcd", "ebcd", "nmd_3b", "nmd_tm"])
+def test_offset_solvers_at_c_zero_follow_the_standard_solvers(solver):
+    """The offset code with c = 0 gives the standard solver's iterates (to rounding): for NMD-TM,
+    EM-NMD and A-EM, whose offset versions have no published reference, this is their check."""
+    rng = np.random.default_rng(7)
+    X = np.maximum(0, rng.standard_normal((40, 4)) @ rng.standard_normal((4, 30)))
+    theta, history = _offset_path(X, 4, solver, 0.0, 25)
+    standard = nmdcore.decompose(X, 4, solver=solver, init="tsvd", max_iter=25, tol=0, tol_stall=0)
+    k = len(standard.history["objective"])
+    if solver == "ebcd":  # the offset code keeps α at α_max where the standard one resets it to 1
+        k = int(np.flatnonzero(history["alpha"] != standard.history["alpha"])[0])
+        assert k > 10 and history["alpha"][k] == 4.0 and standard.history["alpha"][k] == 1.0
+    for name in standard.history:
+        if name != "time":
+            np.testing.assert_allclose(history[name][:k], standard.history[name][:k], rtol=1e-7, atol=1e-12,
+                                       err_msg=name)
+    if solver != "ebcd":
+        np.testing.assert_allclose(theta, standard.theta, rtol=1e-7, atol=1e-9 * np.abs(standard.theta).max())
+
+
+@pytest.mark.parametrize("solver, iterations", [("em", 300), ("a_em", 300), ("nmd_tm", 20)])
+def test_unpublished_offset_solvers_fit_a_planted_offset_matrix(solver, iterations):
+    """NMD-TM gets 20 iterations: like its standard version it later wanders off (0.011 at 20,
+    0.45 at 300 here)."""
+    rng = np.random.default_rng(8)
+    theta = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 35))
+    X = np.maximum(0, theta + 1.0)
+    res = nmdcore.decompose(X, 3, solver=solver, offset=1.0, max_iter=iterations, tol=0, tol_stall=0)
+    start = nmdcore.decompose(X, 3, solver=solver, offset=1.0, max_iter=0)
+    assert res.relu_error < 0.1 * start.relu_error
+    assert np.linalg.norm(res.theta - theta) < 0.1 * np.linalg.norm(theta)
+
+
 def test_solvers_without_an_offset_model_refuse_it():
     X = np.eye(5) + 0.1
     with pytest.raises(nmdcore.OffsetNotSupportedError, match="cd has no offset model") as info:
@@ -102,7 +149,7 @@ def test_offset_tsvd_start_is_the_truncation_of_x_minus_c():
     assert res.relu_error == pytest.approx(np.linalg.norm(X - np.maximum(0, start + c)) / np.linalg.norm(X))
 
 
-@pytest.mark.parametrize("solver", ["naive", "a_nmd", "bcd", "ebcd", "nmd_3b"])
+@pytest.mark.parametrize("solver", nmdcore.solvers.offset.OFFSET_SOLVERS)
 def test_offset_runs_stop_on_callback_and_keep_float32(solver):
     rng = np.random.default_rng(6)
     X = np.maximum(0, rng.standard_normal((25, 3)) @ rng.standard_normal((3, 20)) - 0.2).astype(np.float32)

@@ -10,12 +10,15 @@ below d is X = max(0, d·11ᵀ − D), so c = d and Θ = −D. Gillis, Porcelli 
 "An extrapolated and provably convergent algorithm for nonlinear matrix decomposition with the
 ReLU function", §5.2, solve it with offset versions of Naive-NMD, A-NMD, BCD-NMD, eBCD-NMD and
 3B-NMD; this module holds those five, step for step as the authors' published codes (the tests
-replay their traces). Each is the standard solver with the offset inserted:
+replay their traces), and in the same way NMD-TM, EM-NMD and A-EM, for which no offset code was
+published (with c = 0 each gives the standard solver's iterates, which the tests check). Each is
+the standard solver with the offset inserted:
 
 * the latent matrix is still Z with max(0, Z) = X: ``Z = P(c + Θ)`` (X on Ω = {X > 0},
-  min(0, c + Θ) elsewhere);
+  min(0, c + Θ) elsewhere; EM-NMD: the posterior mean of N(c + Θ, σ²) on the zeros);
 * the rank-r fit (truncated SVD, least squares, QR) is applied to ``Z − c``;
-* the recorded objective is the latent residual ``‖Z − c − Θ‖_F / ‖X‖_F``.
+* the recorded objective is the latent residual ``‖Z − c − Θ‖_F / ‖X‖_F`` (NMD-TM and A-EM:
+  the ReLU error ``‖X − max(0, c + Θ)‖_F / ‖X‖_F``, as in their standard versions).
 
 The problems of this model are distance matrices of a few hundred points, so the solvers are
 plain NumPy on whole arrays (exact truncated SVD, ``lstsq`` least squares), not the fused
@@ -27,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._errors import HyperparameterError
+from .._erfcx import erfcx
 from .._linalg import serial_blas, tsvd_exact
 
 #: Solvers that accept ``offset`` ≠ 0 in :func:`nmdcore.decompose`.
-OFFSET_SOLVERS = ("naive", "a_nmd", "bcd", "ebcd", "nmd_3b")
+OFFSET_SOLVERS = ("naive", "a_nmd", "em", "a_em", "bcd", "ebcd", "nmd_3b", "nmd_tm")
 
 
 def _norm(A: np.ndarray) -> float:
@@ -137,10 +141,25 @@ def _a_nmd(problem, start, params, monitor, errors, Z):
     return theta, factors
 
 
-def _least_squares(Z_shifted, H):
-    """W = argmin ‖Z_shifted − W H‖, then H = argmin ‖Z_shifted − W H‖ with the new W."""
-    W = np.linalg.lstsq(H.T, Z_shifted.T, rcond=None)[0].T
-    H = np.linalg.lstsq(W, Z_shifted, rcond=None)[0]
+def _least_squares(Z_shifted, H, lam: float = 0.0, mix: float = 1.0, W_old=None, H_old=None):
+    """W = argmin ‖Z_shifted − W H‖² (+ λ‖W‖²), then H likewise with the new W.
+
+    λ = 0: least squares by ``lstsq`` (the authors' backslash). λ > 0: the Tikhonov normal
+    equations of NMD-TM. ``mix`` ≠ 1 blends each factor with its previous value (NMD-TM's β).
+    """
+    r = H.shape[0]
+    if lam:
+        W = np.linalg.solve(H @ H.T + lam * np.eye(r, dtype=H.dtype), H @ Z_shifted.T).T
+    else:
+        W = np.linalg.lstsq(H.T, Z_shifted.T, rcond=None)[0].T
+    if mix != 1.0:
+        W = mix * W + (1 - mix) * W_old
+    if lam:
+        H = np.linalg.solve(W.T @ W + lam * np.eye(r, dtype=H.dtype), W.T @ Z_shifted)
+    else:
+        H = np.linalg.lstsq(W, Z_shifted, rcond=None)[0]
+    if mix != 1.0:
+        H = mix * H + (1 - mix) * H_old
     return W, H
 
 
@@ -158,27 +177,91 @@ def _bcd(problem, start, params, monitor, errors, Z):
     return theta, {"W": W, "H": H}
 
 
-def _nmd_3b(problem, start, params, monitor, errors, Z):
-    beta = params["beta"]
+def _momentum(problem, start, monitor, errors, Z, *, momentum, lam=0.0, mix=1.0, relu_objective=False):
+    """3B-NMD (λ = 0, mix = 1) and NMD-TM with the offset: Z ← (1+a)P(c + Θ) − aZ_old, the factor
+    steps on Z − c, and the Θ-extrapolation except in the last two iterations (as the references)."""
+    a = momentum
     W, H = start["W"], start["H"]
     theta = theta_old = W @ H
     Z_old = Z
-    if monitor.record(errors.latent(Z, theta), errors.relu(theta)):
+
+    def record(Z, theta):
+        relu = errors.relu(theta)
+        return monitor.record(relu if relu_objective else errors.latent(Z, theta), relu)
+
+    if record(Z, theta):
         return theta, {"W": W, "H": H}
     while True:
         k = monitor.iteration + 1
         Z = errors.feasible(theta)
-        Z = (1 + beta) * Z - beta * Z_old
-        W, H = _least_squares(Z - errors.c, H)
+        Z = (1 + a) * Z - a * Z_old
+        W, H = _least_squares(Z - errors.c, H, lam, mix, W, H)
         theta = W @ H
-        if monitor.record(errors.latent(Z, theta), errors.relu(theta)):
+        if record(Z, theta):
             break
-        if k < monitor.max_iter - 1:                 # no Θ-extrapolation in the last two iterations
-            theta_next = (1 + beta) * theta - beta * theta_old
-        else:
-            theta_next = theta
+        theta_next = (1 + a) * theta - a * theta_old if k < monitor.max_iter - 1 else theta
         Z_old, theta_old, theta = Z, theta_next, theta_next
     return W @ H, {"W": W, "H": H}
+
+
+def _nmd_3b(problem, start, params, monitor, errors, Z):
+    return _momentum(problem, start, monitor, errors, Z, momentum=params["beta"])
+
+
+def _nmd_tm(problem, start, params, monitor, errors, Z):
+    """NMD-TM with the offset; like its standard version it starts from Z0 = X."""
+    return _momentum(problem, start, monitor, errors, problem.X.copy(), momentum=params["alpha"],
+                     lam=params["lam"], mix=params["beta"], relu_objective=True)
+
+
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+
+
+def _e_step(mean, X, zeros, sigma2):
+    """Posterior means of N(mean, σ²) truncated to (−∞, 0] on the zeros of X, X elsewhere, and
+    the sum of the posterior variances (EM-NMD's E-step, with mean = c + Θ)."""
+    sigma = float(np.sqrt(sigma2))
+    gamma = np.asarray(mean, dtype=np.float64) / sigma
+    rho = _SQRT_2_OVER_PI / erfcx(gamma / np.sqrt(2.0))
+    Z = np.where(zeros, (rho - gamma) * -sigma, X).astype(X.dtype)
+    reduction = float(np.sum((rho * (rho - gamma))[zeros]))
+    return Z, sigma2 * (np.count_nonzero(zeros) - reduction)
+
+
+def _em(problem, start, params, monitor, errors, Z, *, alpha=None):
+    """EM-NMD (A-EM with ``alpha``) with the offset: the E-step of N(c + Θ, σ²), Θ = T_r(Z − c),
+    σ² = (Σ posterior variances + ‖Z − c − Θ‖²)/(mn); the bookkeeping of the standard EM."""
+    X = problem.X
+    zeros = X <= 0
+    momentum = alpha is not None
+    sigma2 = float(np.var(X, dtype=np.float64))
+    theta = start["theta"]
+    factors = {}
+    relu = errors.relu(theta)
+    if monitor.record(relu if momentum else errors.latent(Z, theta), relu, sigma2=sigma2):
+        return theta, factors
+    Z_prev = Z_prev2 = X
+    Z, variance = _e_step(theta + errors.c, X, zeros, sigma2)
+    if momentum:
+        Z_prev, Z_prev2 = Z, Z_prev
+    while True:
+        W, H = tsvd_exact(Z - errors.c, problem.rank)
+        factors = {"W": W, "H": H}
+        theta = W @ H
+        residual = errors.latent(Z, theta) * errors.norm_X
+        sigma2 = (variance + residual ** 2) / X.size
+        relu = errors.relu(theta)
+        if monitor.record(relu if momentum else residual / errors.norm_X, relu, sigma2=sigma2):
+            break
+        Z, variance = _e_step(theta + errors.c, X, zeros, sigma2)
+        if momentum:
+            Z = np.where(zeros, Z + alpha * (Z_prev - Z_prev2), X).astype(X.dtype)
+            Z_prev, Z_prev2 = Z, Z_prev
+    return theta, factors
+
+
+def _a_em(problem, start, params, monitor, errors, Z):
+    return _em(problem, start, params, monitor, errors, Z, alpha=params["alpha"])
 
 
 def _ebcd(problem, start, params, monitor, errors, Z):
@@ -215,4 +298,5 @@ def _ebcd(problem, start, params, monitor, errors, Z):
     return theta, {"W": W, "H": H}
 
 
-_RUNNERS = {"naive": _naive, "a_nmd": _a_nmd, "bcd": _bcd, "ebcd": _ebcd, "nmd_3b": _nmd_3b}
+_RUNNERS = {"naive": _naive, "a_nmd": _a_nmd, "em": _em, "a_em": _a_em, "bcd": _bcd, "ebcd": _ebcd,
+            "nmd_3b": _nmd_3b, "nmd_tm": _nmd_tm}
