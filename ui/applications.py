@@ -205,7 +205,10 @@ def distances(seed: int) -> None:
     rows, recovered = [], {}
     for r in runs:
         estimate = -r["theta"]
-        aligned, residual = app.procrustes(P, app.classical_mds(estimate, dim))
+        try:
+            aligned, residual = app.procrustes(P, app.classical_mds(estimate, dim))
+        except nmdcore.NMDError:  # a run that diverged: no points to align
+            aligned, residual = np.full_like(P, np.nan), np.nan
         recovered[r["label"]] = aligned
         rows.append({"solver": r["label"], "ground-truth error ‖D̂ − D‖/‖D‖": app.relative_error(estimate, D),
                      "points after alignment ‖P̂ − P‖/‖P − c‖": residual,
@@ -309,6 +312,9 @@ def embedding(seed: int) -> None:
                            step=0.05))
     dims = int(persistent(c3.radio, "apps_emb_dims", 2, "Plot", options=[2, 3], horizontal=True,
                           format_func=lambda k: f"{k}-D"))
+    if total < 5:
+        st.error(f"The embedding needs at least 5 images; {data.title} has {total}.")
+        st.stop()
     pick = np.linspace(0, total - 1, min(count, total)).astype(int)
     Y = np.asarray(data.X[:, pick], dtype=np.float64)
     labels = None if data.labels is None else np.asarray(data.labels)[pick]
@@ -337,9 +343,13 @@ def embedding(seed: int) -> None:
     chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
                        key="apps-emb-final", width="stretch")
     points, deviation = {}, {}
-    for r in runs:
-        points[r["label"]] = app.tsm_embedding(r["theta"], tau, record["rank"])
-        deviation[r["label"]] = app.mean_angular_deviation(Y, points[r["label"]], tau)
+    try:
+        for r in runs:
+            points[r["label"]] = app.tsm_embedding(r["theta"], tau, record["rank"])
+            deviation[r["label"]] = app.mean_angular_deviation(Y, points[r["label"]], tau)
+    except nmdcore.NMDError as exc:  # e.g. no pair of images above τ
+        st.error(str(exc))
+        st.stop()
     st.session_state["apps_emb_deviation"] = deviation
     cols = st.columns(len(runs))
     for col, r in zip(cols, runs):
