@@ -84,3 +84,26 @@ def test_applications_page_runs_its_three_tasks(page, app_url):
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # live curves, the 3-D points
     _run_task(page, "Threshold similarity embedding", "apps_emb_run", "applications_embedding")
     expect(page.get_by_test_id("stMetricValue")).to_have_count(2)
+
+
+def test_stop_during_a_distance_run_keeps_what_was_done(page, app_url):
+    """Stop clicked while the offset solvers run: the page shows the partial runs, no traceback."""
+    page.goto(f"{app_url}/Applications")
+    wait_for_app(page)
+    widget(page, "apps_task").get_by_text("Distance matrix completion").click()
+    wait_for_app(page)
+    slider = widget(page, "apps_dist_fraction").get_by_role("slider")
+    slider.focus()
+    for _ in range(8):                      # 0.70 -> 0.30 observed: the solvers run to their time budget
+        page.keyboard.press("ArrowLeft")
+    wait_for_app(page)
+    expect(widget(page, "apps_dist_fraction").get_by_test_id("stSliderThumbValue")).to_have_text("0.30")
+    widget(page, "apps_dist_run").get_by_role("button").click()
+    page.get_by_test_id("stPlotlyChart").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    widget(page, "apps_dist_stop").get_by_role("button").click()
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    no_exception(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("stopped by you")
+    expect(page.get_by_test_id("stMain")).to_contain_text("ground-truth error")
+    shot(page, "applications_distances_stopped")

@@ -188,7 +188,7 @@ def distances(seed: int) -> None:
     with left:
         chosen = _solver_choice(list(OFFSET_SOLVERS), "apps_dist_solvers", ["ebcd", "a_nmd", "nmd_3b"])
         with st.form("apps_dist_form"):
-            run_cfg = controls.budgets("apps_dist", max_iter=20000, time_limit=10.0, starts=("random", "tsvd"))
+            run_cfg = controls.budgets("apps_dist", max_iter=100_000, time_limit=10.0, starts=("random", "tsvd"))
             params = _hyperparameters(chosen, "apps_dist")
             submitted = st.form_submit_button("Run", type="primary", key="apps_dist_run", width="stretch")
         st.button("Stop", key="apps_dist_stop", width="stretch")
