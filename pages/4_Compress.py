@@ -21,7 +21,7 @@ if not solvers:
 offline = {e["name"]: e.get("offline") for e in uidata.catalogue()}
 sources = ["olivetti", "mnist5k"]
 names = {"olivetti": "ORL / Olivetti faces (64×64)" + ("" if offline.get("olivetti") else " — needs a download"),
-         "mnist5k": "MNIST 5k digits (offline)"}
+         "mnist5k": "MNIST 5k digits (28×28)"}
 c1, c2, c3 = st.columns([2, 1, 1])
 source = persistent(c1.selectbox, "compress_source", "olivetti" if offline.get("olivetti") else "mnist5k",
                     "Images whose NMF basis is compressed", options=sources, format_func=names.get)
