@@ -32,7 +32,7 @@ class Result:
     history : dict of ndarray
         Equal-length float64 arrays, entry 0 at the starting point, entry k after
         iteration k: ``"objective"`` (what the solver's reference code records),
-        ``"relu_error"`` (‖X − max(0, Θ)‖_F/‖X‖_F), ``"time"`` (seconds since the
+        ``"relu_error"`` (‖X − max(0, Θ + c)‖_F/‖X‖_F, c = ``offset``), ``"time"`` (seconds since the
         start), plus solver extras.
     n_iter : int
         Iterations performed.

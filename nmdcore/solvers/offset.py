@@ -266,7 +266,9 @@ def _a_em(problem, start, params, monitor, errors, Z):
 
 def _ebcd(problem, start, params, monitor, errors, Z):
     """eBCD-NMD with the offset, as the authors' offset code: α stays at α_max once it gets
-    there (their standard code resets it to 1); a rejected step resets α to 1."""
+    there (their standard code resets it to 1); a rejected step resets α to 1. The first
+    acceptance test compares with the offset residual ‖Z0 − c − Θ0‖ (their code uses ‖Z0 − W0H0‖
+    there, without the offset; both accept the first step in every reference run)."""
     alpha, mu = params["alpha"], params["mu"]
     alpha_max, delta_bar = params["alpha_max"], params["delta_bar"]
     c = errors.c
