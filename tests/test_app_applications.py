@@ -95,3 +95,33 @@ def test_bad_settings_give_one_line(page):
     at.button(key="apps_dist_run").click().run()
     assert not at.exception, at.exception
     assert "exact truncated SVD" in at.error[0].value and "\n" not in at.error[0].value
+
+
+def test_embedding_of_uploaded_images(page):
+    from test_app_explore import png_bytes
+
+    at = page
+    at.radio(key="apps_task").set_value("embedding").run()
+    at.sidebar.selectbox(key="dataset").set_value("__upload__").run()
+    files = [(f"img{i}.png", png_bytes(seed=i), "image/png") for i in range(12)]
+    at.sidebar.file_uploader(key="upload").set_value(files).run()
+    assert not at.exception, at.exception
+    at.slider(key="apps_emb_tau").set_value(0.3).run()
+    at.slider(key="apps_emb_rank").set_value(3).run()
+    at.number_input(key="apps_emb_max_iter").set_value(30).run()
+    at.button(key="apps_emb_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert set(at.session_state["apps_emb_deviation"]) == {"TSVD", "eBCD-NMD"}
+
+
+def test_too_few_uploaded_images_say_so(page):
+    from test_app_explore import png_bytes
+
+    at = page
+    at.radio(key="apps_task").set_value("embedding").run()
+    at.sidebar.selectbox(key="dataset").set_value("__upload__").run()
+    at.sidebar.file_uploader(key="upload").set_value(
+        [(f"img{i}.png", png_bytes(seed=i), "image/png") for i in range(3)]).run()
+    assert not at.exception, at.exception
+    assert "at least 5 images" in at.error[0].value
