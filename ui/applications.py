@@ -290,6 +290,8 @@ def fraction_sweep(P, D, dim: int, chosen: list, params: dict, cfg: dict, *, pro
     series = {label: [sweep["points"].get((label, f), np.nan) for f in cfg["fractions"]] for label in labels}
     st.plotly_chart(figures.lines(cfg["fractions"], series, xlabel="observed fraction", ylabel="‖D̂ − D‖/‖D‖",
                                   log_y=True, dashed=(labels[-1],)), key="apps-dist-sweep", width="stretch")
+    st.caption(f"The plain model fits X ≈ max(0, Θ) of rank {dim + 3} (the rank of d·11ᵀ − D) without knowing d "
+               "in the fit, and estimates D̂ = d − Θ; every error is relative to D.")
     if len(sweep["points"]) < sweep["total"]:
         st.caption(f"Stopped: {len(sweep['points'])} of {sweep['total']} runs done.")
 
