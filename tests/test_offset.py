@@ -157,3 +157,14 @@ def test_offset_runs_stop_on_callback_and_keep_float32(solver):
                             callback=lambda p: p.iteration == 3)
     assert res.stop_reason == "callback" and res.n_iter == 3
     assert res.theta.dtype == np.float32 and np.isfinite(res.theta).all()
+
+
+def test_offset_with_extreme_data_is_scaled_with_it():
+    """Data near 1e100 is solved as X / 2^k; the offset is scaled with it, Θ scaled back."""
+    rng = np.random.default_rng(9)
+    X = np.maximum(0, rng.standard_normal((30, 3)) @ rng.standard_normal((3, 25)) + 0.5)
+    plain = nmdcore.decompose(X, 3, solver="bcd", offset=-0.5, max_iter=40, random_state=0)
+    big = nmdcore.decompose(X * 2.0**340, 3, solver="bcd", offset=-0.5 * 2.0**340, max_iter=40, random_state=0)
+    assert big.data_scale > 1 and big.offset == -0.5 * 2.0**340
+    np.testing.assert_allclose(big.theta, plain.theta * 2.0**340, rtol=1e-9)
+    assert big.relu_error == pytest.approx(plain.relu_error, rel=1e-9)
