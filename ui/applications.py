@@ -2,6 +2,8 @@
 threshold similarity embedding, each run live (Gillis, Porcelli & Seraghiti 2025, §5)."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -50,13 +52,33 @@ def run_jobs(X, rank: int, jobs: list, *, run_cfg: dict, state_key: str, problem
              key: str, extra: dict | None = None) -> None:
     """The one place every task runs its solvers: live curves in ``chart``, results (with Θ) kept in
     ``st.session_state[state_key]`` even when Stop ends the runs."""
-    record = {"data_key": problem_key, "rank": rank, "runs": [], **(extra or {})}
+    record = {"data_key": problem_key, "rank": rank, "runs": [], "in_flight": True, **(extra or {})}
     st.session_state[state_key] = record
     try:
         live.run_sequence(X, rank, jobs, run=run_cfg, chart=chart, status=status, record=record, key=key,
                           keep_theta=True, x_axis="time")
     except nmdcore.NMDError as exc:
         st.error(str(exc))
+    finally:
+        record["in_flight"] = False
+
+
+#: Longest wait, in seconds, for a stopped run to hand over its result (see :func:`outcome`).
+HANDOVER_WAIT_S = 5.0
+
+
+def outcome(state_key: str, problem_key: str, status, prompt: str) -> dict:
+    """The runs kept for this problem, once complete; else the prompt, and the page stops.
+
+    A click during a run makes Streamlit stop that run and start the next one at once, in
+    another thread (fast reruns): the stopped run may still be handing its result over
+    (``run_jobs`` marks it in flight until then), so wait for it, at most ``HANDOVER_WAIT_S``.
+    """
+    record = st.session_state.get(state_key)
+    deadline = time.monotonic() + HANDOVER_WAIT_S
+    while record is not None and record.get("in_flight") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return live.sequence_outcome(state_key, problem_key, status, prompt)
 
 
 def _sweep_progress(state_key: str, key: tuple, total: int):
@@ -101,7 +123,7 @@ def completion(seed: int) -> None:
         run_jobs(X, rank, _jobs(chosen, params, seed, run_cfg["init"], tsvd=True), run_cfg=run_cfg,
                  state_key="apps_comp_record", problem_key=problem_key, chart=chart, status=status,
                  key="apps-comp")
-    record = live.sequence_outcome("apps_comp_record", problem_key, status, "Choose solvers and press **Run**.")
+    record = outcome("apps_comp_record", problem_key, status, "Choose solvers and press **Run**.")
     runs = record["runs"]
     chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
                        key="apps-comp-final", width="stretch")
@@ -198,7 +220,7 @@ def distances(seed: int) -> None:
         run_jobs(X, rank, _jobs(chosen, params, seed, run_cfg["init"], extra={"offset": d}, tsvd=False),
                  run_cfg=run_cfg, state_key="apps_dist_record", problem_key=problem_key, chart=chart,
                  status=status, key="apps-dist")
-    record = live.sequence_outcome("apps_dist_record", problem_key, status, "Choose solvers and press **Run**.")
+    record = outcome("apps_dist_record", problem_key, status, "Choose solvers and press **Run**.")
     runs = record["runs"]
     chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
                        key="apps-dist-final", width="stretch")
@@ -340,7 +362,7 @@ def embedding(seed: int) -> None:
         run_jobs(S, rank, _jobs([solver], {solver: params}, seed, run_cfg["init"], tsvd=True), run_cfg=run_cfg,
                  state_key="apps_emb_record", problem_key=problem_key, chart=chart, status=status, key="apps-emb",
                  extra={"run_cfg": run_cfg})
-    record = live.sequence_outcome("apps_emb_record", problem_key, status, "Choose a solver and press **Run**.")
+    record = outcome("apps_emb_record", problem_key, status, "Choose a solver and press **Run**.")
     runs = record["runs"]
     chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
                        key="apps-emb-final", width="stretch")
