@@ -23,8 +23,11 @@ from playwright.sync_api import expect  # noqa: E402
 @pytest.fixture(scope="module", autouse=True)
 def offline_server_environment(tmp_path_factory):
     """Set before the module's server starts: an empty home and no way to download."""
+    import urllib.request
+
     home = tmp_path_factory.mktemp("empty_home")
     saved = dict(os.environ)
+    urllib.request.install_opener(None)  # urllib keeps the proxies it saw first: let it read these
     os.environ.update(HOME=str(home), SCIKIT_LEARN_DATA=str(home / "scikit_learn_data"),
                       NMD_CACHE_DIR=str(home / "nmd_cache"), XDG_CACHE_HOME=str(home / "cache"),
                       HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
@@ -33,6 +36,7 @@ def offline_server_environment(tmp_path_factory):
     yield home
     os.environ.clear()
     os.environ.update(saved)
+    urllib.request.install_opener(None)  # and forget them again for the modules after this one
 
 
 def _metrics(page) -> dict:
