@@ -15,7 +15,7 @@ from nmdcore import applications as app
 from nmdcore import synthetic
 from nmdcore.solvers.offset import OFFSET_SOLVERS
 
-from . import controls, figures, layout, live
+from . import controls, figures, layout, live, text
 from .state import persistent
 
 TASKS = {
@@ -58,7 +58,7 @@ def run_jobs(X, rank: int, jobs: list, *, run_cfg: dict, state_key: str, problem
         live.run_sequence(X, rank, jobs, run=run_cfg, chart=chart, status=status, record=record, key=key,
                           keep_theta=True, x_axis="time")
     except nmdcore.NMDError as exc:
-        st.error(str(exc))
+        st.error(text.escape_markdown(exc))
     finally:
         record["in_flight"] = False
 
@@ -337,7 +337,7 @@ def embedding(seed: int) -> None:
     dims = int(persistent(c3.radio, "apps_emb_dims", 2, "Plot", options=[2, 3], horizontal=True,
                           format_func=lambda k: f"{k}-D"))
     if total < 5:
-        st.error(f"The embedding needs at least 5 images; {data.title} has {total}.")
+        st.error(f"The embedding needs at least 5 images; {text.escape_markdown(data.title)} has {total}.")
         st.stop()
     pick = np.linspace(0, total - 1, min(count, total)).astype(int)
     Y = np.asarray(data.X[:, pick], dtype=np.float64)
@@ -372,7 +372,7 @@ def embedding(seed: int) -> None:
             points[r["label"]] = app.tsm_embedding(r["theta"], tau, record["rank"])
             deviation[r["label"]] = app.mean_angular_deviation(Y, points[r["label"]], tau)
     except nmdcore.NMDError as exc:  # e.g. no pair of images above τ
-        st.error(str(exc))
+        st.error(text.escape_markdown(exc))
         st.stop()
     st.session_state["apps_emb_deviation"] = deviation
     cols = st.columns(len(runs))
