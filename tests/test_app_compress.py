@@ -33,7 +33,7 @@ def test_opens_on_the_shipped_face_basis_at_r_55(monkeypatch, tmp_path):
     assert not at.exception, at.exception
     assert at.selectbox(key="compress_source").value == "olivetti"
     assert "compress_basis" not in [b.key for b in at.button]   # nothing to compute
-    assert at.caption[1].value.startswith("U is 4096×100, 64% zeros")
+    assert at.caption[1].value.startswith("X (the basis) is 4096×100, 64% zeros")
     assert at.slider(key="compress_rank").value == 55
     assert not list(tmp_path.iterdir())                          # nothing written to the cache
 
