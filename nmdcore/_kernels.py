@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _erfcx, _erfcx_table
+from . import _cd_kernels, _erfcx, _erfcx_table
 from ._erfcx import erfcx32_scalar, erfcx_native, erfcx_scalar
 
 #: Environment variable choosing the kernel backend (read at call time).
@@ -83,7 +83,8 @@ def fused_kernels():
     types.SimpleNamespace or None
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers). See the kernel bodies for what each computes.
+        ``em_block`` (latent solvers), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
+        :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
 
@@ -131,12 +132,16 @@ def _build(numba):
     helpers = (_relu_gap, _project, _add_squared_gap, _add_squared_gap_at, _momentum_step) + _erfcx.JIT_HELPERS
     for helper in helpers:
         numba.extending.register_jitable(inline="always")(helper)
+    for helper in _cd_kernels.JIT_HELPERS:
+        numba.extending.register_jitable(helper)
     _register_erfcx_natives(numba)
     kernels = types.SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
-                              em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)))
+                              em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)),
+                              cd_detach=_jit(numba, _cd_kernels._cd_detach),
+                              cd_attach=_jit(numba, _cd_kernels._cd_attach))
     return kernels
 
 
