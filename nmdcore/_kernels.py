@@ -83,7 +83,7 @@ def fused_kernels():
     types.SimpleNamespace or None
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
+        ``em_block`` (latent solvers), ``erfcx_pass`` (EM's erfcx alone), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
         :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
@@ -140,6 +140,7 @@ def _build(numba):
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
                               em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)),
+                              erfcx_pass=_jit(numba, _keyed_to(_erfcx_pass, _erfcx, _erfcx_table)),
                               cd_detach=_jit(numba, _cd_kernels._cd_detach),
                               cd_attach=_jit(numba, _cd_kernels._cd_attach))
     return kernels
@@ -398,3 +399,9 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
             w = np.float64(z)
             z_sq[j] += w * w
     return red.sum(), z_sq.sum(), rel.sum()
+
+
+def _erfcx_pass(x, out):
+    """``out[i] = erfcx(x[i])`` over 1-D arrays, in x's precision: the erfcx loop of :func:`_em_block`."""
+    for i in range(x.shape[0]):
+        out[i] = erfcx_native(x[i])

@@ -147,6 +147,19 @@ def test_bound_takes_the_faster_layout_of_each_gemm():
         assert len([key for key in ("direct_s", "transposed_s") if key in k]) == 1
 
 
+def test_em_bound_counts_one_erfcx_pass_over_the_zeros():
+    spec = SimpleNamespace(family="latent", key="em")
+    work = costs.iteration_work(spec, {"tsvd": "randomized"}, 300, 50, 4, zeros=12000)
+    latent = costs.iteration_work(SimpleNamespace(family="latent", key="naive"), {"tsvd": "randomized"}, 300, 50, 4)
+    assert work.kernels[:-1] == latent.kernels and work.gemm_flops() == latent.gemm_flops()
+    assert work.kernels[-1] == costs.Erfcx(12000)
+    bound = costs.measure_bound(work, 300, 50, np.float32, repeats=1)
+    erfcx_part = bound["kernels"][-1]
+    assert erfcx_part["kernel"] == "erfcx over 12000 entries" and erfcx_part["median_s"] > 0
+    assert bound["bound_s"] == pytest.approx(sum(k["median_s"] * k["count"] for k in bound["kernels"])
+                                             + bound["pass_s"])
+
+
 def test_measuring_gives_up_past_the_budget():
     work = costs.iteration_work(SimpleNamespace(family="three_block"), {}, 300, 50, 4)
     bound = costs.measure_bound(work, 300, 50, np.float64, repeats=1, give_up_s=0.0)
