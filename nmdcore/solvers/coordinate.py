@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import _kernels
-from .._linalg import relu_error, sq_norm
+from .._linalg import sq_norm
 from .._spec import SolverSpec
 from .._starts import balanced_tsvd_factors, start_array
 
@@ -243,7 +243,7 @@ def _run_cd(problem, start, params, monitor):
     theta = W @ H
     work = np.empty_like(X)
     with np.errstate(over="ignore", invalid="ignore"):
-        error = relu_error(X, theta, problem.norm_X, work)
+        error = _kernels.relu_error(X, theta, problem.norm_X, work)
     best_error, best_W, best_H = error, W.copy(), H.copy()
     kernels = _kernels.fused_kernels()
     stop = monitor.record(error, error)
@@ -253,7 +253,7 @@ def _run_cd(problem, start, params, monitor):
             if _sweep_rows_of_H(X, theta, W, H, kernels, monitor.stop_requested):
                 _sweep_rows_of_H(X.T, theta.T, H.T, W.T, kernels, monitor.stop_requested)
             np.matmul(W, H, out=theta)  # drop the rounding drift of the rank-one updates
-            error = relu_error(X, theta, problem.norm_X, work)
+            error = _kernels.relu_error(X, theta, problem.norm_X, work)
         stop = monitor.record(error, error)
         if error < best_error:
             best_error = error
