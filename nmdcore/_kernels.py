@@ -84,7 +84,7 @@ def fused_kernels():
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
         ``em_block`` (latent solvers), ``erfcx_pass`` (EM's erfcx alone), ``relu_sq_error``
-        (see :func:`relu_error`), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
+        (see :func:`relu_error`), ``scan_entries`` (see :func:`scan_entries`), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
         :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
@@ -103,6 +103,18 @@ def relu_error(X: np.ndarray, theta: np.ndarray, norm_X: float, work: np.ndarray
             or not (X.flags.c_contiguous and theta.flags.c_contiguous)):
         return float(_linalg.relu_error(X, theta, norm_X, work))
     return float(np.sqrt(kernels.relu_sq_error(theta, X, X.dtype.type(0)))) / norm_X
+
+
+def scan_entries(A: np.ndarray) -> tuple[int, int, bool]:
+    """``(NaN or infinite entries, negative entries, any nonzero entry)`` of a C-contiguous float array.
+
+    One compiled pass when the backend is numba, else NumPy's three (with boolean temporaries).
+    """
+    kernels = fused_kernels()
+    if kernels is None or not A.flags.c_contiguous:
+        return int(A.size - np.count_nonzero(np.isfinite(A))), int(np.count_nonzero(A < 0)), bool(np.any(A))
+    nonfinite, negative, nonzero = kernels.scan_entries(A.reshape(-1))
+    return int(nonfinite), int(negative), bool(nonzero)
 
 
 def _load():
@@ -158,6 +170,7 @@ def _build(numba):
                               em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)),
                               erfcx_pass=_jit(numba, _keyed_to(_erfcx_pass, _erfcx, _erfcx_table)),
                               relu_sq_error=_jit(numba, _relu_sq_error),
+                              scan_entries=_jit(numba, _scan_entries),
                               cd_detach=_jit(numba, _cd_kernels._cd_detach),
                               cd_attach=_jit(numba, _cd_kernels._cd_attach))
     return kernels
@@ -428,6 +441,19 @@ def _relu_sq_error(T, X, zero):
             e = np.float64(_relu_gap(t_row[j], x_row[j], zero))
             rel[j] += e * e
     return rel.sum()
+
+
+def _scan_entries(a):
+    """Counts of non-finite and of negative entries of the 1-D array ``a``, and whether any is nonzero."""
+    nonfinite = 0
+    negative = 0
+    nonzero = 0
+    for i in range(a.shape[0]):
+        v = a[i]
+        nonfinite += 0 if v - v == 0 else 1  # inf − inf and NaN − NaN are NaN
+        negative += 1 if v < 0 else 0
+        nonzero += 1 if v != 0 else 0
+    return nonfinite, negative, nonzero > 0
 
 
 def _erfcx_pass(x, out):

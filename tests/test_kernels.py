@@ -370,3 +370,15 @@ def test_fused_relu_error_equals_the_numpy_one(dtype, monkeypatch):
         assert _kernels.relu_error(X, theta, norm_X) == pytest.approx(expected, rel=1e-12)
         # a view that is not C-contiguous takes the NumPy path
         assert _kernels.relu_error(X.T, theta.T, norm_X) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scan_entries_counts_as_numpy(dtype, monkeypatch):
+    A = np.array([[0.0, -0.0, 1.5, -2.0], [np.nan, np.inf, -np.inf, 3.0]], dtype)
+    for backend in ("numba", "numpy"):
+        if backend == "numba" and not _kernels.numba_available():
+            continue
+        monkeypatch.setenv(_kernels.ENV_VAR, backend)
+        assert _kernels.scan_entries(A) == (3, 2, True)
+        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, False)
+        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, False)
