@@ -156,6 +156,9 @@ def plot(records: list[dict], path: Path) -> Path | None:
                 tt, ee = zip(*trace)
                 ax.semilogy(tt, ee, "--", color="C1" if rec["budget_s"] == 20 else "C2", alpha=0.6,
                             label=f"{peer} {rec['budget_s']} s" if k == 0 else None)
+            if not rec["peer_traces"]:  # fi_nomad: its recorded errors after 5 s and 20 s only
+                ax.plot([rec["peer_s"]], [rec["peer_error"]], "o", color="C1" if rec["budget_s"] == 20 else "C2",
+                        label=f"{peer} after {rec['budget_s']} s (median)")
             ax.axhline(rec["peer_error"], color="grey", lw=0.6)
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("seconds from the call")
