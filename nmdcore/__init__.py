@@ -21,12 +21,14 @@ from ._errors import (
 )
 from ._monitor import Progress, describe_stop
 from ._spec import Hyperparameter, SolverSpec
+from ._warmup import warmup
 from .registry import SOLVERS
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "decompose", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
+    "decompose", "warmup", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter",
+    "get_solver",
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError",

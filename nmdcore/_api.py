@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _kernels
 from ._errors import HyperparameterError, OffsetNotSupportedError, UnknownSolverError
-from ._linalg import relu_error
 from ._monitor import Monitor
 from ._problem import Problem
 from ._scaling import scale_data, scale_exponent, scale_start, unscale
@@ -200,7 +200,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing
         monitor.stop_reason = "max_iter"
-    error = float(relu_error(problem.X, theta + problem.dtype.type(c) if offset else theta, problem.norm_X))
+    error = _kernels.relu_error(problem.X, theta + problem.dtype.type(c) if offset else theta, problem.norm_X)
     theta, factors = unscale(theta, factors, k)
     return Result(
         theta=theta,

@@ -43,7 +43,7 @@ import numpy as np
 from .. import _kernels
 from .._errors import InitError
 from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
+                       matmul_rows, matmul_rows_t, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -244,7 +244,7 @@ def _run_ebcd(problem, start, params, monitor):
     W, H = start["W"], start["H"]
     D = W @ H  # Θ0 for a moment
     D_e = np.empty_like(X)
-    rel = relu_error(X, D, nX, D_e)
+    rel = _kernels.relu_error(X, D, nX, D_e)
     np.subtract(X if start["Z"] is None else start["Z"], D, out=D)  # D = Z0 − Θ0
     S = float(np.sqrt(sq_norm(D)))
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
