@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 
 import nmdcore
-from nmdcore._problem import Problem
-from nmdcore._starts import random_factors, tsvd_factors
 from nmdcore.synthetic import relu_lowrank
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,6 +171,14 @@ def solver_variants(keys=None) -> list[Variant]:
     return out
 
 
+def _start_factors(X: np.ndarray, r: int, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """nmdcore's ``init=kind`` start (W0, H0) at rank r, through the public API: the factors of
+    a BCD-NMD run stopped before its first iteration (``tsvd``: U_r, Σ_r V_rᵀ; ``random``: the
+    papers' rescaled Gaussian factors drawn from ``random_state=seed``)."""
+    res = nmdcore.decompose(X, r, solver="bcd", init=kind, max_iter=0, random_state=seed)
+    return res.factors["W"], res.factors["H"]
+
+
 class Starts:
     """The same starting point for every solver: ``(W0, H0)`` of a dataset, per rank.
 
@@ -186,7 +192,7 @@ class Starts:
         self.X, self.kind, self.seed = X, kind, seed
         self._tsvd = None
         if kind == "tsvd":
-            self._tsvd = tsvd_factors(Problem(X, max(ranks), np.random.default_rng(seed)))
+            self._tsvd = _start_factors(X, max(ranks), "tsvd", seed)
         elif kind != "random":
             raise ValueError(f"start must be 'tsvd' or 'random', got {kind!r}")
         self._theta = {}
@@ -195,7 +201,7 @@ class Starts:
         if self._tsvd is not None:
             W, H = self._tsvd
             return np.ascontiguousarray(W[:, :r]), np.ascontiguousarray(H[:r])
-        return random_factors(Problem(self.X, r, np.random.default_rng(self.seed + r)))
+        return _start_factors(self.X, r, "random", self.seed + r)
 
     def for_solver(self, spec, r: int, dtype) -> dict | None:
         """The explicit ``init`` mapping for ``spec`` (None if its start names are not known here)."""

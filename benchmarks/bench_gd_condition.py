@@ -1,6 +1,6 @@
 """Iterations of gradient descent to reach a tolerance versus the condition number κ.
 
-``python -m benchmarks.bench_gd_condition`` (or ``python benchmarks/bench_gd_condition.py``).
+``python -m benchmarks.bench_gd_condition`` (or ``python -m benchmarks.bench_gd_condition``).
 
 Ye & Du (2021), "Global convergence of gradient descent for asymmetric low-rank matrix
 factorization" (NeurIPS 2021), proves that gradient descent on ½‖U Vᵀ − Σ‖_F² from a small
@@ -22,10 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, ""):  # run as a script: python benchmarks/bench_gd_condition.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import nmdcore  # noqa: E402
+import nmdcore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIELDS = ("kappa", "seed", "m", "n", "rank", "step", "init_scale", "tol", "iterations",

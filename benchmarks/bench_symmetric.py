@@ -33,12 +33,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-if __package__ in (None, ""):  # run as a script: python benchmarks/bench_symmetric.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import nmdcore  # noqa: E402
-from nmdcore.similarity import knn_similarity  # noqa: E402
-from nmdcore.synthetic import symmetric_relu  # noqa: E402
+import nmdcore
+from nmdcore.similarity import knn_similarity
+from nmdcore.synthetic import symmetric_relu
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NMD_SHARED", REPO.parent / "shared"))

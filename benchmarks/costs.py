@@ -1,9 +1,9 @@
 """What one iteration of each solver must compute, and the time floor that work implies.
 
-This module is the one table of per-iteration work. A solver's
-*bound* is the median time of the GEMMs its iteration must do, measured with
-``np.matmul`` on the same shapes and dtype in the same run, plus one pass over the
-m×n data (``np.copyto`` into a buffer). Each GEMM is timed in both layouts (``A @ B``
+This module is the one table of per-iteration work. A solver's *bound* is the median
+time of the GEMMs its iteration must do, measured with ``np.matmul`` on the same shapes
+and dtype in the same run (for EM and A-EM also one pass of nmdcore's erfcx over the
+zeros of X), plus one pass over the m×n data (``np.copyto`` into a buffer). Each GEMM is timed in both layouts (``A @ B``
 and ``(Bᵀ @ Aᵀ)ᵀ``, which OpenBLAS can run at very different speeds) and the faster
 one counts: the bound is a floor, not a model of any implementation.
 """
@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from nmdcore.special import erfcx
 
 #: Power steps per iteration of the latent solvers' warm-started randomized TSVD (after the
 #: first, cold call): each is ``S ← orth(Z (Zᵀ S))``, followed by the Rayleigh–Ritz product ``Sᵀ Z``.
@@ -70,13 +71,28 @@ class ArgSort:
 
 
 @dataclass(frozen=True)
+class Erfcx:
+    """One pass of nmdcore's own erfcx (:func:`nmdcore.special.erfcx`) over ``entries`` values.
+
+    EM's E-step needs erfcx at every zero of X, every iteration: work the algorithm must do,
+    timed in the same run as the GEMMs.
+    """
+
+    entries: int
+    count: int = 1
+
+    def label(self) -> str:
+        return f"erfcx over {self.entries} entries"
+
+
+@dataclass(frozen=True)
 class IterationWork:
     """The unavoidable kernels of one iteration.
 
     Attributes
     ----------
     operands : tuple of (name, shape)
-    kernels : tuple of Gemm or ArgSort
+    kernels : tuple of Gemm, ArgSort or Erfcx
     note : str
         What the table counts and what it leaves out.
     """
@@ -157,10 +173,24 @@ STRAIGHTFORWARD_ARRAYS = {"naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, 
 ARRAY_TARGETS = {"ebcd": 3, "nmd_3b": 3}
 
 
-def iteration_work(spec, params: dict, m: int, n: int, r: int) -> IterationWork | None:
-    """The kernels one iteration of ``spec`` must run on an m×n problem of rank r (None: not tabled)."""
+#: Solvers whose iteration runs EM's E-step (erfcx at the zeros of X).
+E_STEP_SOLVERS = ("em", "a_em")
+
+
+def iteration_work(spec, params: dict, m: int, n: int, r: int, zeros: int | None = None) -> IterationWork | None:
+    """The kernels one iteration of ``spec`` must run on an m×n problem of rank r (None: not tabled).
+
+    ``zeros``: the number of zero entries of X, where EM's E-step evaluates erfcx (m·n when None).
+    """
     make = WORK_BY_FAMILY.get(spec.family)
-    return None if make is None else make(m, n, r, params)
+    if make is None:
+        return None
+    work = make(m, n, r, params)
+    if getattr(spec, "key", None) in E_STEP_SOLVERS:
+        entries = m * n if zeros is None else int(zeros)
+        work = IterationWork(work.operands, work.kernels + (Erfcx(entries),),
+                             work.note + "; plus the E-step's erfcx at the zeros of X")
+    return work
 
 
 def target_ratio(spec, params: dict, r: int) -> float | None:
@@ -231,6 +261,13 @@ def measure_bound(work: IterationWork, m: int, n: int, dtype, repeats: int = 5, 
             parts.append({"kernel": kernel.label(), "dims": list(kernel.dims(work.shapes)), "count": kernel.count,
                           **{f"{k}_s": v[0] for k, v in timed.items()}, "layout": layout, "median_s": best,
                           "min_s": fastest, "gflops": flops / best / 1e9 if best > 0 else None})
+        elif isinstance(kernel, Erfcx):
+            values = rng.standard_normal(kernel.entries).astype(dtype)
+            out = np.empty_like(values)
+            best, fastest = _timings(lambda: erfcx(values, out=out), repeats)
+            del values, out
+            parts.append({"kernel": kernel.label(), "dims": [kernel.entries], "count": kernel.count,
+                          "median_s": best, "min_s": fastest})
         else:
             src = arrays[kernel.operand]
             # about a second per call at MNIST scale: one timed call, no warm-up

@@ -14,13 +14,9 @@ import sys
 import uuid
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    __package__ = "benchmarks"
-
-from benchmarks import convergence, memory, plots, speed  # noqa: E402
-from benchmarks.costs import target_ratio  # noqa: E402
-from benchmarks._common import (  # noqa: E402
+from benchmarks import convergence, memory, plots, speed
+from benchmarks.costs import target_ratio
+from benchmarks._common import (
     DATASET_NAMES, RESULTS, DatasetUnavailable, environment, load_dataset, log, merge_records, solver_variants,
     write_csv)
 

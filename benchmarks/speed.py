@@ -47,7 +47,7 @@ def run_speed(datasets, ranks, dtypes, variants, *, max_iter, warmup, repeats, b
                                                        records=records, max_iter=max_iter, run_id=run_id):
         m, n = X.shape
         params = variant.spec.resolve(variant.hyperparams)
-        work = iteration_work(variant.spec, params, m, n, r)
+        work = iteration_work(variant.spec, params, m, n, r, zeros=int(np.count_nonzero(X == 0)))
         if work is None:
             rec["status"] = "skipped: no per-iteration work tabled for this family"
         if init is None or work is None:

@@ -13,20 +13,23 @@ from ._errors import (
     NMDError,
     NonFiniteError,
     NotSymmetricError,
+    OffsetNotSupportedError,
     RankError,
     ShapeError,
     UnknownSolverError,
     ZeroMatrixError,
 )
-from ._monitor import Progress
+from ._monitor import Progress, describe_stop
 from ._spec import Hyperparameter, SolverSpec
+from ._warmup import warmup
 from .registry import SOLVERS
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "decompose", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter", "get_solver",
+    "decompose", "warmup", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter",
+    "get_solver",
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
-    "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError",
+    "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError",
 ]

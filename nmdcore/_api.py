@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._errors import HyperparameterError, UnknownSolverError
-from ._linalg import relu_error
+from . import _kernels
+from ._errors import HyperparameterError, OffsetNotSupportedError, UnknownSolverError
 from ._monitor import Monitor
 from ._problem import Problem
 from ._scaling import scale_data, scale_exponent, scale_start, unscale
 from ._starts import check_init
 from ._validation import check_matrix, check_rank
 from .registry import SOLVERS
+from .solvers import offset as _offset
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Result:
     history : dict of ndarray
         Equal-length float64 arrays, entry 0 at the starting point, entry k after
         iteration k: ``"objective"`` (what the solver's reference code records),
-        ``"relu_error"`` (‖X − max(0, Θ)‖_F/‖X‖_F), ``"time"`` (seconds since the
+        ``"relu_error"`` (‖X − max(0, Θ + c)‖_F/‖X‖_F, c = ``offset``), ``"time"`` (seconds since the
         start), plus solver extras.
     n_iter : int
         Iterations performed.
@@ -42,13 +43,15 @@ class Result:
     solver, rank, params
         The solver key, the rank and the resolved hyperparameters.
     relu_error : float
-        ‖X − max(0, Θ)‖_F/‖X‖_F of the returned ``theta``.
+        ‖X − max(0, Θ + c)‖_F/‖X‖_F of the returned ``theta`` (c = ``offset``, usually 0).
     data_scale : float
         1.0, unless the largest entry of X was outside the safe range of its dtype (about
         1e±77 for float64, 2e-10 to 4e9 for float32): then the solver ran on X / data_scale (a
         power of two, so exact), ``theta`` and ``factors`` are scaled back, and ``history``
         holds the run on X / data_scale -- ``relu_error`` is the same for both, the objective
         is that of the scaled problem.
+    offset : float
+        The known constant c of the offset model X ≈ max(0, Θ + c·11ᵀ) (0: the plain model).
     """
 
     theta: np.ndarray
@@ -61,6 +64,7 @@ class Result:
     params: dict = field(default_factory=dict)
     relu_error: float = math.nan
     data_scale: float = 1.0
+    offset: float = 0.0
 
     def __repr__(self) -> str:
         m, n = self.theta.shape
@@ -93,8 +97,8 @@ def _check_number(name, value, *, integer=False, low=None, allow_none=False):
 
 def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=None,
               tol=None, tol_stall=None, random_state=None, callback=None, stop_event=None,
-              dtype=None, **hyperparams) -> Result:
-    r"""Find a rank-``rank`` matrix Θ with max(0, Θ) ≈ X.
+              dtype=None, offset=0.0, **hyperparams) -> Result:
+    r"""Find a rank-``rank`` matrix Θ with max(0, Θ) ≈ X (or max(0, Θ + c·11ᵀ) ≈ X, c = ``offset``).
 
     Parameters
     ----------
@@ -129,6 +133,12 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         stop_reason ``"interrupted"``. Lets another thread stop a run.
     dtype : float32, float64 or None
         Working precision; None keeps float32 input as float32, else float64.
+    offset : float
+        A known constant c added to Θ: fit X ≈ max(0, Θ + c·11ᵀ) with rank Θ ≤ r (Euclidean
+        distance matrix completion: c = d, Θ = −D). ``theta`` is returned without c; the
+        objective is the latent residual ‖Z − c − Θ‖_F/‖X‖_F (NMD-TM, A-EM: the ReLU error).
+        The latent and three-block solvers support it (``nmdcore.solvers.offset.OFFSET_SOLVERS``);
+        init ``"tsvd"`` is then the truncated SVD of X − c. 0 is the plain model.
     **hyperparams
         Solver hyperparameters, validated against ``SOLVERS[solver].hyperparameters``.
 
@@ -163,6 +173,14 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
         raise HyperparameterError(
             f"stop_event must have an is_set() method (e.g. threading.Event), got {type(stop_event).__name__}")
+    offset = _check_number("offset", offset)
+    if not math.isfinite(offset):
+        raise HyperparameterError(f"offset must be a finite number, got {offset!r}")
+    if offset and spec.key not in _offset.OFFSET_SOLVERS:
+        raise OffsetNotSupportedError(
+            f"{spec.key} has no offset model; offset={offset:g} needs one of {', '.join(_offset.OFFSET_SOLVERS)}")
+    if offset:
+        _offset.check_params(spec.key, params)
     check_init(init, spec)
     try:
         rng = np.random.default_rng(random_state)
@@ -172,13 +190,17 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     k = scale_exponent(A)
     init = scale_start(init, k, A.dtype, A.shape, r)
     problem = Problem(scale_data(A, k), r, rng)
-    start = spec.prepare_start(problem, init)
+    c = float(np.ldexp(offset, -k))  # the offset of the scaled problem
+    start = _offset.prepare_start(spec, problem, init, c) if offset else spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,
                       callback=callback, extras=spec.extras, stop_event=stop_event)
-    theta, factors = spec.run(problem, start, params, monitor)
+    if offset:
+        theta, factors = _offset.run(spec.key, problem, start, params, monitor, c)
+    else:
+        theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing
         monitor.stop_reason = "max_iter"
-    error = float(relu_error(problem.X, theta, problem.norm_X))
+    error = _kernels.relu_error(problem.X, theta + problem.dtype.type(c) if offset else theta, problem.norm_X)
     theta, factors = unscale(theta, factors, k)
     return Result(
         theta=theta,
@@ -191,4 +213,5 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         params=params,
         relu_error=error,
         data_scale=2.0 ** k,
+        offset=offset,
     )

@@ -37,6 +37,10 @@ class HyperparameterError(NMDError):
     """A hyperparameter is unknown, of the wrong type, or out of its bounds."""
 
 
+class OffsetNotSupportedError(HyperparameterError):
+    """``offset`` ≠ 0 was passed to a solver that has no offset version."""
+
+
 class InitError(NMDError):
     """The starting point is unknown or does not fit the problem."""
 

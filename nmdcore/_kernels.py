@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _erfcx, _erfcx_table
+from . import _cd_kernels, _erfcx, _erfcx_table, _linalg
 from ._erfcx import erfcx32_scalar, erfcx_native, erfcx_scalar
 
 #: Environment variable choosing the kernel backend (read at call time).
@@ -83,9 +83,38 @@ def fused_kernels():
     types.SimpleNamespace or None
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers). See the kernel bodies for what each computes.
+        ``em_block`` (latent solvers), ``erfcx_pass`` (EM's erfcx alone), ``relu_sq_error``
+        (see :func:`relu_error`), ``scan_entries`` (see :func:`scan_entries`), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
+        :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
+
+
+def relu_error(X: np.ndarray, theta: np.ndarray, norm_X: float, work: np.ndarray | None = None) -> float:
+    """``‖X − max(0, Θ)‖_F / ‖X‖_F`` in one compiled pass, without temporaries, when the backend is numba.
+
+    Otherwise, or for arrays that are not C-contiguous of one dtype,
+    :func:`nmdcore._linalg.relu_error` (three NumPy passes; ``work`` is its optional m×n
+    buffer). The squares are summed in float64 in a different order: the two agree up
+    to rounding.
+    """
+    kernels = fused_kernels()
+    if (kernels is None or theta.dtype != X.dtype or theta.shape != X.shape
+            or not (X.flags.c_contiguous and theta.flags.c_contiguous)):
+        return float(_linalg.relu_error(X, theta, norm_X, work))
+    return float(np.sqrt(kernels.relu_sq_error(theta, X, X.dtype.type(0)))) / norm_X
+
+
+def scan_entries(A: np.ndarray) -> tuple[int, int, bool]:
+    """``(NaN or infinite entries, negative entries, any nonzero entry)`` of a C-contiguous float array.
+
+    One compiled pass when the backend is numba, else NumPy's three (with boolean temporaries).
+    """
+    kernels = fused_kernels()
+    if kernels is None or not A.flags.c_contiguous:
+        return int(A.size - np.count_nonzero(np.isfinite(A))), int(np.count_nonzero(A < 0)), bool(np.any(A))
+    nonfinite, negative, nonzero = kernels.scan_entries(A.reshape(-1))
+    return int(nonfinite), int(negative), bool(nonzero)
 
 
 def _load():
@@ -131,12 +160,19 @@ def _build(numba):
     helpers = (_relu_gap, _project, _add_squared_gap, _add_squared_gap_at, _momentum_step) + _erfcx.JIT_HELPERS
     for helper in helpers:
         numba.extending.register_jitable(inline="always")(helper)
+    for helper in _cd_kernels.JIT_HELPERS:
+        numba.extending.register_jitable(helper)
     _register_erfcx_natives(numba)
     kernels = types.SimpleNamespace(bcd_block=_jit(numba, _bcd_block), momentum_block=_jit(numba, _momentum_block),
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
-                              em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)))
+                              em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)),
+                              erfcx_pass=_jit(numba, _keyed_to(_erfcx_pass, _erfcx, _erfcx_table)),
+                              relu_sq_error=_jit(numba, _relu_sq_error),
+                              scan_entries=_jit(numba, _scan_entries),
+                              cd_detach=_jit(numba, _cd_kernels._cd_detach),
+                              cd_attach=_jit(numba, _cd_kernels._cd_attach))
     return kernels
 
 
@@ -393,3 +429,34 @@ def _em_block(T, Z_out, Z_prev, Z_prev2, X, momentum, sigma, neg_sigma, inv_sqrt
             w = np.float64(z)
             z_sq[j] += w * w
     return red.sum(), z_sq.sum(), rel.sum()
+
+
+def _relu_sq_error(T, X, zero):
+    """``‖max(T, 0) − X‖²`` in float64 (per-column partial sums, so the loop vectorizes)."""
+    rows, n = T.shape
+    rel = np.zeros(n, np.float64)
+    for i in range(rows):
+        t_row, x_row = T[i], X[i]
+        for j in range(n):
+            e = np.float64(_relu_gap(t_row[j], x_row[j], zero))
+            rel[j] += e * e
+    return rel.sum()
+
+
+def _scan_entries(a):
+    """Counts of non-finite and of negative entries of the 1-D array ``a``, and whether any is nonzero."""
+    nonfinite = 0
+    negative = 0
+    nonzero = 0
+    for i in range(a.shape[0]):
+        v = a[i]
+        nonfinite += 0 if v - v == 0 else 1  # inf − inf and NaN − NaN are NaN
+        negative += 1 if v < 0 else 0
+        nonzero += 1 if v != 0 else 0
+    return nonfinite, negative, nonzero > 0
+
+
+def _erfcx_pass(x, out):
+    """``out[i] = erfcx(x[i])`` over 1-D arrays, in x's precision: the erfcx loop of :func:`_em_block`."""
+    for i in range(x.shape[0]):
+        out[i] = erfcx_native(x[i])

@@ -8,7 +8,47 @@ from typing import Callable
 
 import numpy as np
 
+from ._errors import NMDError
+
 STOP_REASONS = ("tol", "stall", "max_iter", "time_limit", "callback", "interrupted", "diverged")
+
+#: Why a run ended, in words for people: one sentence per :attr:`Result.stop_reason`
+#: (every entry of :data:`STOP_REASONS`, plus ``"exact"`` for one-shot baselines).
+STOP_SENTENCES = {
+    "tol": "Converged: the objective fell below the tolerance.",
+    "stall": "Converged: the error stopped improving.",
+    "max_iter": "Reached the iteration limit; more iterations may still lower the error.",
+    "time_limit": "Reached the time limit; more time may still lower the error.",
+    "callback": "Stopped by the progress callback; the result so far is kept.",
+    "interrupted": "Stopped on request; the result so far is kept.",
+    "diverged": ("Diverged: the error grew without bound, so the last finite iterate is kept; "
+                 "try a smaller momentum or step, or the TSVD start."),
+    "exact": "Computed exactly in one step.",
+}
+
+
+def describe_stop(reason: str) -> str:
+    """One plain sentence that says why a run ended.
+
+    Parameters
+    ----------
+    reason : str
+        A :attr:`nmdcore.Result.stop_reason`.
+
+    Returns
+    -------
+    str
+        E.g. ``"Converged: the error stopped improving."`` for ``"stall"``.
+
+    Raises
+    ------
+    NMDError
+        ``reason`` is not a stop reason the engine gives.
+    """
+    try:
+        return STOP_SENTENCES[reason]
+    except (KeyError, TypeError):
+        raise NMDError(f"unknown stop reason {reason!r} (known: {', '.join(STOP_SENTENCES)})") from None
 
 #: A ReLU error above this (Θ's positive part a million times larger than X) counts as
 #: divergence, like a non-finite value: NMD-TM from a random start grows without bound but stays

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels
 from ._errors import (
     NegativeEntriesError,
     NonFiniteError,
@@ -65,19 +66,18 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
     m, n = A.shape
     if m == 0 or n == 0:
         raise ShapeError(f"{name} is empty (shape {m}x{n})")
-    if not np.isfinite(A).all():
-        bad = int(np.size(A) - np.count_nonzero(np.isfinite(A)))
+    bad, neg, nonzero = _kernels.scan_entries(A)  # one pass
+    if bad:
         if dt == np.float32 and _finite_before_cast(X):
             raise NonFiniteError(f"{name} has {bad} entries beyond the float32 range "
                                  f"(±{np.finfo(np.float32).max:.3g}); use dtype=float64")
         raise NonFiniteError(f"{name} has {bad} NaN or infinite entries")
     if input_kind in ("nonnegative", "symmetric"):
-        neg = int(np.count_nonzero(A < 0))
         if neg:
             raise NegativeEntriesError(
                 f"{name} has {neg} negative entries; ReLU-NMD needs a nonnegative matrix "
                 "(clip, shift or take absolute values first)")
-    if not np.any(A):
+    if not nonzero:
         raise ZeroMatrixError(f"{name} is all zero: there is nothing to decompose")
     if input_kind == "symmetric":
         if m != n:

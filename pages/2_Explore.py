@@ -92,20 +92,28 @@ def live_curve(run, histories):
 run = runs.section(SLOT, data.key, prompt="Set the controls and press **Run**.", draw=live_curve, where=right,
                    fallback=lambda: example_run(data))
 res = run.result
-run_spec = nmdcore.SOLVERS[res.solver]
+spec = nmdcore.SOLVERS[res.solver]
 if not run.stopped_by and "record_key" in run.meta:
     uidata.store_result(run.meta["record_key"], res)  # finished runs are reused by identical requests
-record = dict(run.meta, result=res, stats={"first_point_s": run.first_point_s})
+record = dict(run.meta, result=res, stopped=bool(run.stopped_by), stats={"first_point_s": run.first_point_s})
+baseline = results.tsvd_baseline(data.key, res.rank, data.X)
+curve = figures.convergence(run.histories()[-1][1], x=x_axis, objective_label=spec.objective, solver=res.solver,
+                            tsvd_error=baseline["relu_error"])
 with right:
     if run.meta.get("example"):
-        st.info(f"An example run, computed once on this server: {run_spec.label} at r = {res.rank}, "
+        st.info(f"An example run, computed once on this server: {spec.label} at r = {res.rank}, "
                 f"{res.n_iter} iterations from the TSVD start. Set the controls and press **Run** for your own.")
     else:
-        cached = " · reused from an identical earlier run" if run.meta.get("cached") else ""
-        st.success(f"{run_spec.label}, r = {res.rank}: {run.outcome()}{cached}.")
-    live_curve(run, run.histories())
+        cached = " Reused from an identical earlier run." if run.meta.get("cached") else ""
+        closed = " Its browser tab was closed or reloaded during the run." \
+            if run.stopped_by == runs.BY_CLOSED_TAB else ""
+        st.success(results.outcome(spec.label, res.rank, res.n_iter, res.history["time"][-1], res.stop_reason,
+                                   run.stopped_by == runs.BY_YOU) + cached + closed)
+    st.plotly_chart(curve, key="explore-curve", width="stretch")
+    warning = results.run_warning(res.stop_reason, res.relu_error, baseline["relu_error"])
+    if warning:
+        st.warning(warning, icon=":material/warning:")
 
-baseline = results.tsvd_baseline(data.key, res.rank, data.X)
 results.metrics(record, baseline)
 
 st.subheader("Reconstructions")
@@ -132,9 +140,9 @@ else:
                            (int(c0), min(int(c0) + size, n)))
 
 st.subheader("Downloads")
-results.downloads(record, recon_png)
+results.downloads(record, recon_png, curve)
 
 with st.expander("The same call in Python"):
-    st.code(controls.python_snippet(record["dataset"], res.solver, res.rank, res.params, record["run"],
-                                    record["seed"]),
+    run = record["run"]
+    st.code(controls.python_snippet(record["dataset"], res.solver, res.rank, res.params, run, record["seed"]),
             language="python")

@@ -13,16 +13,17 @@ layout.page("Compare", "Several solvers on the same data, the same start and the
 seed = layout.seed()
 data = layout.chosen_data()
 
-SLOT = "compare"
 keys = [k for k in controls.solvers_for() if nmdcore.SOLVERS[k].iterative]
 if not keys:
     layout.say_missing("An iterative ReLU-NMD solver")
     st.stop()
+SLOT = "compare"
 default = [k for k in ("ebcd", "nmd_3b", "nmd_tm", "a_nmd") if k in keys][:3] or keys[:2]
 left, right = st.columns([1, 2])
 with left:
     chosen = persistent(st.multiselect, "compare_solvers", default, "Solvers", options=keys,
                         format_func=controls.solver_label)
+    controls.solver_notes(chosen)
     with st.form("compare_form"):
         rank = controls.rank_slider(data.X.shape, key="rank")
         submitted = st.form_submit_button("Run comparison", type="primary", key="compare_run", width="stretch")
@@ -71,17 +72,31 @@ with right:
 done = [dict(solver=job.solver, label=job.label, history=res.history, relu_error=res.relu_error,
              n_iter=res.n_iter, stop_reason=run.stop_reason(res))
         for job, res in zip(run.jobs, run.results)]
+record = dict(run.meta, runs=done)
 by_solver: dict = {}
 for r in done:
     by_solver.setdefault(nmdcore.SOLVERS[r["solver"]].label, []).append(r)
-if run.meta["k"] > 1:
-    grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()})
+shown = curves_figure(run.histories())
+if record["k"] > 1:
+    grid, curves, floor = figures.start_bands({k: [r["history"] for r in v] for k, v in by_solver.items()},
+                                              x=x_axis)
+    shown = figures.bands(grid, curves, floor, x=x_axis)
     with right:
-        st.plotly_chart(figures.bands(grid, curves, floor), key="compare-bands", width="stretch")
+        st.plotly_chart(shown, key="compare-bands", width="stretch")
         st.plotly_chart(curves_figure(run.histories()), key="compare-curves", width="stretch")
 else:
     with right:
-        st.plotly_chart(curves_figure(run.histories()), key="compare-curves", width="stretch")
+        st.plotly_chart(shown, key="compare-curves", width="stretch")
+
+tsvd_error = results.tsvd_baseline(data.key, record["rank"], data.X)["relu_error"]
+with right:
+    for label, rs in by_solver.items():
+        flagged = [w for w in (results.run_warning(r["stop_reason"], r["relu_error"], tsvd_error) for r in rs) if w]
+        if flagged:
+            count = "" if len(rs) == 1 else f" ({len(flagged)} of {len(rs)} runs)"
+            st.warning(f"**{label}**{count}: {flagged[0]}", icon=":material/warning:")
+    results.chart_downloads(shown, f"compare_r{record['rank']}", "compare-dl", st.columns(4)[:2])
+
 
 rows = []
 for label, rs in by_solver.items():
@@ -90,8 +105,10 @@ for label, rs in by_solver.items():
                  "mean ReLU error": errors.mean(),
                  "iterations (mean)": float(np.mean([r["n_iter"] for r in rs])),
                  "time per run (s)": float(np.mean([r["history"]["time"][-1] for r in rs])),
-                 "stop": ", ".join(sorted({r["stop_reason"] for r in rs}))})
+                 "how the runs ended": " ".join(sorted({results.stop_sentence(r["stop_reason"]) for r in rs}))})
 st.subheader("Summary")
+st.caption(f"TSVD at r = {record['rank']} has a ReLU error of {tsvd_error:.5f}; every solver starts from it "
+           "unless the start is random.")
 table = pd.DataFrame(rows).sort_values("best ReLU error")
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.5f")

@@ -85,4 +85,4 @@ def test_stop_during_a_comparison_keeps_finished_runs():
     assert not at.exception, at.exception
     label = nmdcore.SOLVERS[ITERATIVE[1]].label
     assert at.success[0].value.startswith(f"stopped by you after {run.results[1].n_iter} iterations of {label}")
-    assert "stopped by you" in set(at.session_state["compare_table"]["stop"])
+    assert "Stopped by you; the result so far is kept." in set(at.session_state["compare_table"]["how the runs ended"])

@@ -23,7 +23,7 @@ def test_default_run_converges_from_a_small_balanced_start():
     assert not at.exception, at.exception
     h = page_run(at, "dynamics").result.history
     assert h["objective"][-1] < 1e-3 * h["objective"][0]
-    # Ye & Du: the factors stay balanced and σᵢ(U) → √σᵢ(Σ) (here σ(Σ) = 1, 0.625, 0.25)
+    # Ye & Du: the factors stay balanced and σᵢ(W) → √σᵢ(X) (here σ(X) = 1, 0.625, 0.25)
     assert h["imbalance"][-1] < 1e-2
     assert np.allclose([h[f"sv_U_{i}"][-1] for i in (1, 2, 3)], np.sqrt([1.0, 0.625, 0.25]), atol=1e-3)
     assert len(at.get("plotly_chart")) == 3
@@ -55,5 +55,5 @@ def test_stop_keeps_the_partial_dynamics():
     assert not at.exception, at.exception
     run = page_run(at, "dynamics")
     assert run.stopped_by == "you" and 5 <= run.result.n_iter < 100_000
-    assert at.success[0].value.startswith(f"stopped by you after {run.result.n_iter} iterations")
+    assert f": {run.result.n_iter} iterations in" in at.success[0].value and "Stopped by you" in at.success[0].value
     assert len(at.get("plotly_chart")) == 3  # the partial run is drawn in full

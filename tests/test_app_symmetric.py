@@ -25,7 +25,7 @@ def test_default_synthetic_run_compares_every_symmetric_solver_with_tsvd():
     assert not at.exception, at.exception
     table = at.session_state["sym_table"]
     assert list(table["solver"]) == ["TSVD"] + [nmdcore.SOLVERS[k].label for k in SYMMETRIC]
-    errors = table.set_index("solver")["ReLU error ‖M − max(0,Θ)‖/‖M‖"]
+    errors = table.set_index("solver")["ReLU error ‖X − max(0, Θ)‖/‖X‖"]
     # the point of Wang et al. (2025): NSMD beats TSVD on the sparse symmetric matrix
     assert errors["NSMD-AAPB"] < errors["TSVD"]
     assert len(at.get("plotly_chart")) == 2  # curves + heatmaps
@@ -59,5 +59,5 @@ def test_stop_ends_the_sequence_and_keeps_what_ran():
     assert run.stopped_by == "you" and [res.solver for res in run.results] == ["tsvd", SYMMETRIC[0]]
     assert run.results[1].stop_reason == "interrupted" and run.results[1].n_iter >= 3
     assert at.success[0].value.startswith("stopped by you after")
-    assert list(at.session_state["sym_table"]["stop"]) == ["exact", "stopped by you"]
+    assert list(at.session_state["sym_table"]["how it ended"])[1] == "Stopped by you; the result so far is kept."
     assert len(at.get("plotly_chart")) == 2  # curves + heatmaps of what ran

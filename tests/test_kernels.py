@@ -353,3 +353,32 @@ def test_run_indexed_workers_follow_the_callers_errstate():
         warnings.simplefilter("error")
         with np.errstate(over="ignore"):
             assert all(np.isinf(v) for v in run_indexed(overflow, 8, workers=2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_relu_error_equals_the_numpy_one(dtype, monkeypatch):
+    from nmdcore import _linalg
+    rng = np.random.default_rng(4)
+    X = np.maximum(0, rng.standard_normal((70, 90))).astype(dtype)
+    theta = rng.standard_normal((70, 90)).astype(dtype)
+    norm_X = float(np.linalg.norm(X.astype(np.float64)))
+    expected = _linalg.relu_error(X, theta, norm_X)
+    for backend in ("numba", "numpy"):
+        if backend == "numba" and not _kernels.numba_available():
+            continue
+        monkeypatch.setenv(_kernels.ENV_VAR, backend)
+        assert _kernels.relu_error(X, theta, norm_X) == pytest.approx(expected, rel=1e-12)
+        # a view that is not C-contiguous takes the NumPy path
+        assert _kernels.relu_error(X.T, theta.T, norm_X) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scan_entries_counts_as_numpy(dtype, monkeypatch):
+    A = np.array([[0.0, -0.0, 1.5, -2.0], [np.nan, np.inf, -np.inf, 3.0]], dtype)
+    for backend in ("numba", "numpy"):
+        if backend == "numba" and not _kernels.numba_available():
+            continue
+        monkeypatch.setenv(_kernels.ENV_VAR, backend)
+        assert _kernels.scan_entries(A) == (3, 2, True)
+        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, False)
+        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, False)

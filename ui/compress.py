@@ -36,6 +36,13 @@ def nmf_basis(source: str, rank: int, sweeps: int, progress=None):
     return store[key]
 
 
+def basis_ready(source: str, rank: int, sweeps: int) -> bool:
+    """True when :func:`nmf_basis` returns at once: in memory, shipped in sample_data/ or on disk."""
+    from nmdcore import datasets
+
+    return (source, rank, sweeps) in _bases() or datasets.nmf_basis_ready(source, rank, sweeps)
+
+
 def compressed_nmf_error(M: np.ndarray, U_hat: np.ndarray) -> float:
     """Eq. (10) of Wang, Cui & Han (2024): ``min_{V ≥ 0} ‖M − Û V‖_F / ‖M‖_F`` with ``Û = max(0, U_approx)``.
 

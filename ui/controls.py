@@ -26,15 +26,28 @@ def solver_label(key: str) -> str:
 
 
 def solver_picker(keys: list[str], key: str = "solver", default: str = "ebcd") -> str:
-    """Select one solver of ``keys``; shows its paper and model underneath."""
+    """Select one solver of ``keys``; shows what it does, when to pick it, and its paper underneath."""
     if default not in keys:
         default = next((k for k in keys if nmdcore.SOLVERS[k].iterative), keys[0])
     choice = persistent(st.selectbox, key, default, "Solver", options=keys, format_func=solver_label,
-                        help="Every solver registered in nmdcore.SOLVERS that fits this data.")
-    spec = nmdcore.SOLVERS[choice]
-    st.caption(f"{spec.description} — {spec.paper}. Records: {spec.objective}." if spec.description
-               else f"{spec.paper}. Records: {spec.objective}.")
+                        help="Every solver registered in nmdcore.SOLVERS that fits this data; "
+                             "docs/solver_notes.md has the technical notes of each.")
+    st.caption(solver_words(choice))
     return choice
+
+
+def solver_words(key: str) -> str:
+    """What a solver does and when to pick it (its two-sentence summary), then its citation (markdown)."""
+    spec = nmdcore.SOLVERS[key]
+    return f"{spec.summary}  \n{spec.paper}."
+
+
+def solver_notes(keys: list[str]) -> None:
+    """An expander with the words of every solver in ``keys`` (for multiselect pickers)."""
+    if keys:
+        with st.expander("What these solvers do"):
+            for key in keys:
+                st.markdown(f"**{nmdcore.SOLVERS[key].label}** — {solver_words(key)}")
 
 
 def _log_grid(low: float, high: float, default: float) -> list[float]:

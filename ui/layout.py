@@ -9,7 +9,7 @@ import streamlit as st
 import nmdcore
 
 from . import data as uidata
-from . import text
+from . import text, warmup
 from .state import kept, persistent
 
 #: (file, label, icon) of every page, in menu order. The files use Streamlit's
@@ -23,6 +23,7 @@ PAGES = (
     ("pages/4_Compress.py", "Compress", ":material/compress:"),
     ("pages/5_Symmetric.py", "Symmetric", ":material/hub:"),
     ("pages/6_Factorization_dynamics.py", "Factorization dynamics", ":material/timeline:"),
+    ("pages/7_Applications.py", "Applications", ":material/lightbulb:"),
 )
 
 UPLOAD = "__upload__"
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def page(title: str, intro: str | None = None) -> None:
     """Configure the page, draw the navigation and the shared seed; show the title."""
     st.set_page_config(page_title=f"{title} · ReLU-NMD Explorer", page_icon=":material/grid_on:", layout="wide")
+    warmup.start()  # compiled kernels ready before the first click (background thread, once per server)
     with st.sidebar:
         st.markdown("### ReLU-NMD Explorer")
         for path, label, icon in PAGES:

@@ -318,11 +318,10 @@ class Run:
         return part, f"{job.label}{where}: iteration {p.iteration} · {value} · {p.time:.1f} s{stopping}"
 
     def stop_reason(self, result) -> str:
-        """``result.stop_reason`` in words, naming who stopped an interrupted job."""
-        if result.stop_reason != "interrupted":
-            return result.stop_reason
-        return {BY_YOU: "stopped by you", BY_CLOSED_TAB: "tab closed", BY_NEW_RUN: "replaced"}.get(
-            self.stopped_by, "interrupted")
+        """``result.stop_reason``, or ``"stopped by you"`` for a job your Stop ended."""
+        if result.stop_reason == "interrupted" and self.stopped_by == BY_YOU:
+            return "stopped by you"
+        return result.stop_reason
 
     def outcome(self) -> str:
         """How the run ended, in words: "stopped by you after 12 iterations", "finished (tol) after 80 iterations"."""

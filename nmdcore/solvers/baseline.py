@@ -31,7 +31,7 @@ SPECS = (
         label="TSVD",
         family="baseline",
         model="LRA",
-        paper="Eckart–Young; baseline in Seraghiti et al. 2025",
+        paper='Eckart & Young (1936), "The approximation of one matrix by another of lower rank", Psychometrika 1(3)',
         objective="‖X − Θ‖_F/‖X‖_F of the best rank-r approximation Θ",
         run=_run_tsvd,
         prepare_start=_prepare,
@@ -43,5 +43,8 @@ SPECS = (
         iterative=False,
         max_rank_inclusive=True,
         description="Best rank-r approximation of X; max(0, ·) applied afterwards.",
+        summary=("The best rank-r approximation of X in least squares, with its negative entries set to zero "
+                 "afterwards. It is the baseline every ReLU-NMD result is measured against, and the usual "
+                 "start of the other solvers."),
     ),
 )

@@ -7,18 +7,30 @@ Minimises
 one entry of W or H at a time, each time exactly: with the other entries fixed,
 f restricted to one entry is a piecewise quadratic of one variable whose global
 minimiser is found by sorting its breakpoints.
+
+The sweeps run on every core through compiled kernels (:mod:`nmdcore._cd_kernels`) when
+numba is installed, else through whole-block NumPy operations; both give the same
+minimisers up to rounding. A Stop (``decompose(..., stop_event=...)``) is honoured
+between blocks of columns, inside a sweep.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-from .._linalg import relu_error, sq_norm
+from .. import _kernels
+from .._linalg import sq_norm
 from .._spec import SolverSpec
 from .._starts import balanced_tsvd_factors, start_array
 
 #: Number of float64 entries of one block of columns processed at once (keeps the
 #: sort workspace of one block in cache and bounds memory on large matrices).
 BLOCK_ENTRIES = 1 << 16
+#: The same for the compiled path, whose row-by-row kernels need no cache-sized temporaries:
+#: larger blocks, fewer calls from Python.
+BLOCK_ENTRIES_COMPILED = 1 << 18
 
 
 def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
@@ -109,28 +121,100 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
     return np.where(phi(best) <= phi(current), best, current)
 
 
-def _sweep_rows_of_H(X: np.ndarray, theta: np.ndarray, W: np.ndarray, H: np.ndarray) -> None:
+def _sweep_rows_of_H(X: np.ndarray, theta: np.ndarray, W: np.ndarray, H: np.ndarray,
+                     kernels=None, stop_requested=None) -> bool:
     """Minimise f exactly over H[0, :], then H[1, :], ... (in place; keeps theta = W H).
 
     Columns do not interact, so they are processed in blocks, every block through
     all r rows of H before the next (the source's column-outer, row-inner order).
     The W-sweep is this function applied to ``(X.T, theta.T, H.T, W.T)``.
+
+    With ``kernels`` (the compiled kernels of :mod:`nmdcore._kernels`) the blocks run on
+    every core, each through :func:`_minimise_block_compiled`; without, one after another
+    through :func:`exact_coordinate_minimisers`. Before each block ``stop_requested()``
+    is asked; once it answers True no further block starts and False is returned
+    (the finished blocks keep their updates, so f has not increased). Returns True when
+    the sweep is complete.
     """
     m, n = X.shape
-    r = H.shape[0]
-    width = max(1, BLOCK_ENTRIES // m)
-    for start in range(0, n, width):
-        cols = slice(start, min(n, start + width))
-        T = np.array(theta[:, cols].T, dtype=np.float64)  # row j = column j of theta
-        C = np.array(X[:, cols].T, dtype=np.float64)
-        h = np.array(H[:, cols], dtype=np.float64)
-        for k in range(r):
-            a = W[:, k].astype(np.float64)
-            T -= np.multiply.outer(h[k], a)   # B: theta without the contribution of entry k
-            h[k] = exact_coordinate_minimisers(a, T, C, h[k])
-            T += np.multiply.outer(h[k], a)
-        theta[:, cols] = T.T
-        H[:, cols] = h
+    width = max(1, (BLOCK_ENTRIES if kernels is None else BLOCK_ENTRIES_COMPILED) // m)
+    blocks = [slice(start, min(n, start + width)) for start in range(0, n, width)]
+    stop_requested = stop_requested or (lambda: False)
+    if kernels is None:
+        for cols in blocks:
+            if stop_requested():
+                return False
+            _minimise_block_numpy(X, theta, W, H, cols)
+        return True
+    coordinates = [_Coordinate(W[:, k]) for k in range(W.shape[1])]
+
+    def run(cols):
+        if stop_requested():
+            return False
+        _minimise_block_compiled(kernels, X, theta, H, cols, coordinates)
+        return True
+
+    with ThreadPoolExecutor(max_workers=min(len(blocks), _threads())) as pool:
+        return all(list(pool.map(run, blocks)))
+
+
+def _threads() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _block_arrays(X, theta, H, cols):
+    """float64 copies of one block: Θ and X transposed (row j = column j), and H's columns."""
+    T = np.array(theta[:, cols].T, dtype=np.float64)
+    C = np.array(X[:, cols].T, dtype=np.float64)
+    h = np.array(H[:, cols], dtype=np.float64)
+    return T, C, h
+
+
+def _minimise_block_numpy(X, theta, W, H, cols):
+    """One block of :func:`_sweep_rows_of_H` with whole-block NumPy operations."""
+    T, C, h = _block_arrays(X, theta, H, cols)
+    for k in range(H.shape[0]):
+        a = W[:, k].astype(np.float64)
+        T -= np.multiply.outer(h[k], a)   # B: theta without the contribution of entry k
+        h[k] = exact_coordinate_minimisers(a, T, C, h[k])
+        T += np.multiply.outer(h[k], a)
+    theta[:, cols] = T.T
+    H[:, cols] = h
+
+
+class _Coordinate:
+    """What the compiled path needs of one column a of W, computed once per sweep.
+
+    The names and the operations are those of :func:`exact_coordinate_minimisers`
+    (restricted to the nonzero entries of a), so that the kernels see the same numbers.
+    """
+
+    def __init__(self, column):
+        self.a = column.astype(np.float64)
+        self.nonzero = np.flatnonzero(self.a)
+        a = self.a[self.nonzero]
+        self.sign = np.where(a > 0, 1, -1)
+        self.neg_inv_a = -1.0 / a
+        self.two_sign_a = 2.0 * self.sign * a
+        self.sign_a2 = self.sign * a * a
+
+
+def _minimise_block_compiled(kernels, X, theta, H, cols, coordinates):
+    """One block of :func:`_sweep_rows_of_H` through the compiled kernels (the same minimisers)."""
+    T, C, h = _block_arrays(X, theta, H, cols)
+    for k, c in enumerate(coordinates):
+        if c.nonzero.size == 0:  # φ is constant: nothing to improve
+            continue
+        breaks = np.empty((T.shape[0], c.nonzero.size))
+        kernels.cd_detach(T, h[k], c.a, c.nonzero, c.neg_inv_a, breaks)
+        order = np.argsort(breaks, axis=1)  # the NumPy path's sort
+        kernels.cd_attach(T, C, h[k], c.a, c.nonzero, order, breaks, c.sign, c.two_sign_a, c.sign_a2)
+    theta[:, cols] = T.T
+    H[:, cols] = h
 
 
 def _prepare_cd(problem, init):
@@ -159,15 +243,17 @@ def _run_cd(problem, start, params, monitor):
     theta = W @ H
     work = np.empty_like(X)
     with np.errstate(over="ignore", invalid="ignore"):
-        error = relu_error(X, theta, problem.norm_X, work)
+        error = _kernels.relu_error(X, theta, problem.norm_X, work)
     best_error, best_W, best_H = error, W.copy(), H.copy()
+    kernels = _kernels.fused_kernels()
     stop = monitor.record(error, error)
     while not stop:
         with np.errstate(over="ignore", invalid="ignore"):
-            _sweep_rows_of_H(X, theta, W, H)
-            _sweep_rows_of_H(X.T, theta.T, H.T, W.T)
+            # a Stop inside the H-sweep skips the W-sweep; record() then ends the run
+            if _sweep_rows_of_H(X, theta, W, H, kernels, monitor.stop_requested):
+                _sweep_rows_of_H(X.T, theta.T, H.T, W.T, kernels, monitor.stop_requested)
             np.matmul(W, H, out=theta)  # drop the rounding drift of the rank-one updates
-            error = relu_error(X, theta, problem.norm_X, work)
+            error = _kernels.relu_error(X, theta, problem.norm_X, work)
         stop = monitor.record(error, error)
         if error < best_error:
             best_error = error
@@ -184,7 +270,8 @@ SPECS = (
         label="CD-NMD",
         family="coordinate",
         model="LS-RMD",
-        paper="Awari, Nguyen, Wertz, Vandaele, Gillis, EUSIPCO 2024",
+        paper=('Awari, Nguyen, Wertz, Vandaele & Gillis (2024), "Coordinate descent algorithm for nonlinear '
+               'matrix decomposition with the ReLU function", EUSIPCO 2024'),
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F (what the public port records)",
         run=_run_cd,
         prepare_start=_prepare_cd,
@@ -197,5 +284,8 @@ SPECS = (
             "to the global minimiser of the piecewise-quadratic objective in that entry. The "
             "objective never increases; the best iterate seen is returned. Starts: 'tsvd' "
             "(U Σ^½, Σ^½ Vᵀ) or 'random' (U(0,1)), both optimally rescaled; explicit W, H as given."),
+        summary=("Fits max(0, W H) to X directly in least squares, setting one entry of W or H at a time to "
+                 "its exact best value. Pick it for the least-squares ReLU fit itself rather than a latent "
+                 "model; it is slow on large data."),
     ),
 )

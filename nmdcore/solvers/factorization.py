@@ -131,7 +131,8 @@ SPECS = (
         label="Gradient descent (U Vᵀ)",
         family="factorization",
         model="LRA; with loss='latent' 3B-RMD (smooth g(UVᵀ)), with loss='relu' LS-RMD",
-        paper="Ye and Du, NeurIPS 2021 (LRA from a small random start)",
+        paper=('Ye & Du (2021), "Global convergence of gradient descent for asymmetric low-rank matrix '
+               'factorization", NeurIPS 2021, arXiv:2106.14289'),
         objective=("‖UVᵀ − X‖_F/‖X‖_F (lra); latent residual ‖UVᵀ − P(UVᵀ)‖_F/‖X‖_F (latent); "
                    "ReLU error (relu)"),
         run=_run_gd,
@@ -160,5 +161,8 @@ SPECS = (
             "‖UᵀU − VᵀV‖_F stays small. 'tsvd' starts from U_rΣ^½, V_rΣ^½ (a global minimiser "
             "for lra). Any real X for lra; the ReLU losses need X ≥ 0. The stall rule is off "
             "by default: it would mistake the plateau for convergence."),
+        summary=("Plain gradient descent on the two factors of Θ, started from tiny random values. Pick it to "
+                 "watch the learning dynamics: the loss sits on a plateau, then drops as the singular values "
+                 "grow one by one."),
     ),
 )

@@ -41,6 +41,7 @@ from .._linalg import (RowBlockRunner, available_cpus, gram64, lowrank_residual_
                        row_chunks, run_indexed, serial_blas, sq_norm, tsvd_gram)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
+from .three_block import PAPER_S23
 
 _TSVD = Hyperparameter(
     "tsvd", "exact", kind="choice", choices=("exact", "randomized"),
@@ -520,8 +521,8 @@ class _ANMDSpec(SolverSpec):
         return params
 
 
-_PAPER_SAUL = "Saul 2022, SIAM J. Math. Data Sci. 4(2)"
-_PAPER_SERAGHITI = "Seraghiti, Awari, Vandaele, Porcelli, Gillis 2025"
+_PAPER_SAUL = ('Saul (2022), "A nonlinear matrix decomposition for mining the zeros of sparse data", '
+               "SIAM J. Math. Data Sci. 4(2)")
 _LATENT_STARTS = dict(start_names=("theta", "Z"), required_start=("theta",))
 _LATENT_RESIDUAL = "latent residual ‖Z − Θ‖_F/‖X‖_F"
 
@@ -538,6 +539,9 @@ SPECS = (
         hyperparameters=(_TSVD,),
         description="Alternating projections: Z ← P(Θ) (X on the positives, min(0, Θ) on the zeros), "
                     "Θ ← TSVD_r(Z). The latent residual never increases.",
+        summary=("Fills the zeros of X with the values of Θ where they are negative, then takes the best "
+                 "rank-r approximation of the result, and repeats. Simple and steady but slow: pick it to see "
+                 "the latent model at work, not for speed."),
         **_LATENT_STARTS,
     ),
     _ANMDSpec(
@@ -545,7 +549,7 @@ SPECS = (
         label="A-NMD",
         family="latent",
         model="Latent-RMD",
-        paper=_PAPER_SERAGHITI,
+        paper=PAPER_S23,
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the extrapolated Z",
         run=_run_a_nmd,
         prepare_start=_prepare_start,
@@ -566,6 +570,9 @@ SPECS = (
                     "decreases ‖Z − Θ‖ and shrinks by η (restoring the previous iterate) otherwise. "
                     "After a final rejected step Θ is the restored iterate (rank up to 2r) and "
                     "factors hold the last truncation.",
+        summary=("Naive-NMD that extrapolates each step further along the last one, and backs off whenever "
+                 "that overshoots. A fast and reliable choice when a truncated SVD per iteration is "
+                 "affordable, as when compressing an NMF basis."),
         **_LATENT_STARTS,
     ),
     SolverSpec(
@@ -582,6 +589,9 @@ SPECS = (
         description="Expectation–maximisation for X = max(0, Z), Z ~ N(Θ, σ²): posterior means of "
                     "the zeros (truncated Gaussian), then Θ ← TSVD_r(Z) and the variance update. "
                     "An explicit Z start only enters the first recorded residual.",
+        summary=("Treats every zero of X as a hidden value below zero with a Gaussian spread, and alternates "
+                 "between estimating those values and refitting Θ (expectation–maximisation). Pick it for the "
+                 "statistical model behind the zeros; each iteration costs more than Naive-NMD's."),
         **_LATENT_STARTS,
     ),
     SolverSpec(
@@ -589,7 +599,8 @@ SPECS = (
         label="A-EM",
         family="latent",
         model="Gaussian latent (EM)",
-        paper="Saul 2023 (momentum EM), MLSP-era code copy",
+        paper=('Saul (2022), "A geometrical connection between sparse and low-rank matrices and its '
+               'application to manifold learning", TMLR'),
         objective="ReLU error ‖X − max(0, Θ)‖_F/‖X‖_F",
         run=_run_a_em,
         prepare_start=_prepare_start,
@@ -605,5 +616,7 @@ SPECS = (
         extras=("sigma2",),
         description="EM-NMD with momentum: after the E-step add α(Z⁽ᵏ⁻¹⁾ − Z⁽ᵏ⁻²⁾). Records the "
                     "ReLU error. The reference code starts its latent matrix at X and takes no Z.",
+        summary=("EM-NMD with a fixed momentum on the hidden values, which usually needs far fewer iterations. "
+                 "Pick it over EM-NMD when speed matters; unlike EM-NMD, a step may make the fit worse."),
     ),
 )

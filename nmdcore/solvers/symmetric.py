@@ -412,16 +412,18 @@ _SYMNMF_LAM = Hyperparameter(
 _NSMD_OBJECTIVE = ("Φ/‖M‖_F² with Φ = ½‖W − UUᵀ‖_F² + (λ/2)‖U‖_F² and W = P_M(UUᵀ) "
                    "(the NSMD model objective at its best W)")
 _SYMNMF_OBJECTIVE = "½‖M − UVᵀ‖_F²/‖M‖_F² (as the reference code records it)"
-_NSMD_PAPER = "Wang et al. (2025), arXiv:2503.16846; the step's closed form derived in docs/solvers.md"
-_SYMNMF_PAPER = "Zhu, Li, Liu, Li, NeurIPS 2018 (Dropping symmetry for fast SymNMF)"
+_NSMD_PAPER = ('Wang et al. (2025), "An efficient alternating algorithm for ReLU-based symmetric matrix '
+               'decomposition", arXiv:2503.16846')
+_SYMNMF_PAPER = ('Zhu, Li, Liu & Li (2018), "Dropping symmetry for fast symmetric nonnegative matrix '
+                 'factorization", NeurIPS 2018')
 
 
-def _symnmf_spec(key: str, label: str, run, description: str) -> SolverSpec:
+def _symnmf_spec(key: str, label: str, run, description: str, summary: str) -> SolverSpec:
     return SolverSpec(
         key=key, label=label, family="symmetric", model="SymNMF-penalty", paper=_SYMNMF_PAPER,
         objective=_SYMNMF_OBJECTIVE, run=run, prepare_start=_prepare_symnmf,
         hyperparameters=(_SYMNMF_LAM,), start_names=("U", "V"), required_start=("U",),
-        input_kind="symmetric", extras=("diff_UV",), description=description)
+        input_kind="symmetric", extras=("diff_UV",), description=description, summary=summary)
 
 
 SPECS = (
@@ -433,6 +435,9 @@ SPECS = (
         description=("Alternating partial Bregman: exact W-step, then one closed-form Bregman "
                      "proximal-gradient step on U; Θ = UUᵀ. tsvd start: Q_r diag(√max(d,0)) from the "
                      "r largest eigenpairs of M; random start: N(0,1) with ‖U0‖_F² = ‖M‖_F."),
+        summary=("For symmetric data such as similarity graphs: finds a symmetric low-rank Θ with "
+                 "max(0, Θ) ≈ X, alternating an exact latent step with one Bregman gradient step on its "
+                 "factor. Pick it for kNN graphs and other sparse symmetric matrices."),
     ),
     SolverSpec(
         key="nsmd_aapb", label="NSMD-AAPB", family="symmetric", model="NSMD", paper=_NSMD_PAPER,
@@ -441,10 +446,17 @@ SPECS = (
         required_start=("U",), input_kind="symmetric", extras=("beta",),
         description=("NSMD-APB with inertial extrapolation Y = U^k + β_k(U^k − U^{k−1}) before the "
                      "U-step, β_k safeguarded by a Bregman-distance test; Θ = UUᵀ."),
+        summary=("NSMD-APB with an extra momentum step that a safety test switches off when it would hurt. "
+                 "The faster choice for symmetric ReLU-NMD."),
     ),
     _symnmf_spec("sym_anls", "SymANLS", _run_anls,
                  "Alternating exact nonnegative least squares on U and V (block principal pivoting); "
-                 "Θ = UVᵀ. random start (reference): U0 = V0 ~ U(0,1); tsvd start: |Q_r diag(√max(d,0))|."),
+                 "Θ = UVᵀ. random start (reference): U0 = V0 ~ U(0,1); tsvd start: |Q_r diag(√max(d,0))|.",
+                 "Symmetric nonnegative matrix factorization X ≈ W Wᵀ with W ≥ 0 (no ReLU), solved exactly "
+                 "block by block on two copies of W pulled together by a penalty. A classical baseline that "
+                 "shows what the ReLU adds on symmetric data."),
     _symnmf_spec("sym_hals", "SymHALS", _run_hals,
-                 "One HALS sweep over the columns of U, then of V; Θ = UVᵀ. Starts as SymANLS."),
+                 "One HALS sweep over the columns of U, then of V; Θ = UVᵀ. Starts as SymANLS.",
+                 "The same symmetric NMF baseline as SymANLS, updated one column at a time, which makes "
+                 "each iteration cheap. A fast classical baseline for symmetric data."),
 )

@@ -43,13 +43,16 @@ import numpy as np
 from .. import _kernels
 from .._errors import InitError
 from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       matmul_rows, matmul_rows_t, relu_error, serial_blas, spd_inverse, sq_norm)
+                       matmul_rows, matmul_rows_t, serial_blas, spd_inverse, sq_norm)
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
-PAPER_S25 = "Gillis, Porcelli, Seraghiti 2025 (arXiv:2503.23832)"
-PAPER_S23 = "Seraghiti et al., MLSP 2023 (arXiv:2305.08687)"
-PAPER_W24 = "Wang, Cui, Han, IEEE SPL 2024 (arXiv:2402.02442)"
+PAPER_S25 = ('Gillis, Porcelli & Seraghiti (2025), "An extrapolated and provably convergent algorithm for '
+             'nonlinear matrix decomposition with the ReLU function", arXiv:2503.23832')
+PAPER_S23 = ('Seraghiti, Awari, Vandaele, Porcelli & Gillis (2023), "Accelerated algorithms for nonlinear '
+             'matrix decomposition with the ReLU function", IEEE MLSP 2023, arXiv:2305.08687')
+PAPER_W24 = ('Wang, Cui & Han (2024), "A momentum accelerated algorithm for ReLU-based nonlinear matrix '
+             'decomposition", IEEE Signal Processing Letters 31:2865–2869, arXiv:2402.02442')
 
 
 
@@ -241,7 +244,7 @@ def _run_ebcd(problem, start, params, monitor):
     W, H = start["W"], start["H"]
     D = W @ H  # Θ0 for a moment
     D_e = np.empty_like(X)
-    rel = relu_error(X, D, nX, D_e)
+    rel = _kernels.relu_error(X, D, nX, D_e)
     np.subtract(X if start["Z"] is None else start["Z"], D, out=D)  # D = Z0 − Θ0
     S = float(np.sqrt(sq_norm(D)))
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
@@ -433,6 +436,9 @@ SPECS = (
         prepare_start=_prepare,
         description=("Exact block coordinate descent on (Z, W, H): project, then two least-squares "
                      "solves. The residual never increases. An explicit 'Z' only enters err[0]."),
+        summary=("Writes Θ = W H and updates the latent matrix, W and H in turn, each by an exact formula, "
+                 "with no SVD at all. Slow but steady: the error it minimises never goes up, so it is the safe "
+                 "reference for the three-block solvers."),
         **_STARTS,
     ),
     SolverSpec(
@@ -459,6 +465,9 @@ SPECS = (
                      "only if it lowers ‖Z − WH‖, so the residual never increases. "
                      "History extras: 'alpha' used in the step, 'accepted' (1/0). With a warm "
                      "(W, H), pass Z = P(WH) or the first step may be rejected forever."),
+        summary=("Block coordinate descent on Θ = W H with an extrapolation that is kept only when it lowers "
+                 "the error, so it is both fast and provably convergent. The recommended default for most "
+                 "data."),
         **_STARTS,
     ),
     SolverSpec(
@@ -476,6 +485,8 @@ SPECS = (
         ),
         description=("BCD with fixed momentum β on Z and Θ (heuristic, no guarantee). As in the "
                      "reference code the Θ-momentum is skipped in the last two iterations."),
+        summary=("Block coordinate descent on Θ = W H with a fixed momentum β on the latent matrix and on Θ. "
+                 "Often the fastest in practice but without a guarantee: lower β if the error jumps about."),
         **_STARTS,
     ),
     SolverSpec(
@@ -501,6 +512,9 @@ SPECS = (
                      "negative momentum β − 1 on W, H. Like the reference code it always starts "
                      "from Z0 = X: an explicit 'Z' is accepted and ignored. Can diverge from a "
                      "random start."),
+        summary=("Block updates on Θ = W H with a small penalty λ on the size of W and H, a positive momentum "
+                 "α and a negative momentum on the factors. Fast from the TSVD start; from a random start it "
+                 "can diverge, so lower α and β if it does."),
         **_STARTS,
     ),
 )
