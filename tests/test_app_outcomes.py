@@ -7,6 +7,7 @@ import pytest
 
 import nmdcore
 from test_app_compare import open_compare
+from test_app_pages import finish_runs, page_run
 from ui import results
 
 
@@ -40,6 +41,7 @@ def test_compare_warns_beside_the_curve_when_random_starts_diverge_and_bands_fol
     at.slider(key="rank").set_value(10)
     at.radio(key="compare_x").set_value("iteration")
     at.button(key="compare_run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
     warnings = [w.value for w in at.warning]
     label = nmdcore.SOLVERS["nmd_tm"].label
@@ -60,8 +62,9 @@ def test_explore_says_a_diverged_run_diverged_in_its_status_and_beside_the_curve
     at.radio(key="explore_init").set_value("random")
     small_budget(at, 300)
     at.button(key="run").click().run()
+    finish_runs(at)
     assert not at.exception, at.exception
-    res = at.session_state["explore_record"]["result"]
+    res = page_run(at, "explore").result
     assert res.stop_reason == "diverged"
     assert at.success[0].value.endswith(nmdcore.describe_stop("diverged"))
     assert [w.value for w in at.warning] == [nmdcore.describe_stop("diverged")]
