@@ -16,7 +16,7 @@ from nmdcore import (
     ZeroMatrixError,
 )
 
-from conftest import require_shared, REFERENCE_TRACES
+from conftest import reference_trace
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_registry_specs_are_complete():
 
 @pytest.mark.parametrize("case", ["lr60x40", "sp50x70", "sym40"])
 def test_tsvd_matches_reference(case):
-    d = np.load(require_shared(REFERENCE_TRACES / f"{case}_tsvd.npz"))
+    d = np.load(reference_trace(f"{case}_tsvd"))
     res = nmdcore.decompose(d["X"], int(d["r"]), solver="tsvd")
     assert np.linalg.norm(res.theta - d["Theta"]) <= 1e-10 * np.linalg.norm(d["Theta"])
     assert res.relu_error == pytest.approx(float(d["relu_err"]), rel=1e-10)

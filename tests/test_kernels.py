@@ -11,7 +11,7 @@ import pytest
 
 from nmdcore import _kernels
 
-from conftest import REFERENCE_TRACES, REPO, require_shared
+from conftest import REPO, reference_trace
 from test_three_block import run_trace
 
 needs_numba = pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
@@ -126,7 +126,7 @@ def test_sums_are_accumulated_in_float64_for_float32_blocks():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_backends_give_the_same_iterates(name, dtype, monkeypatch):
     """The compiled passes write the same Z, Θ_old, D as NumPy; only the sums' rounding differs."""
-    d = np.load(require_shared(REFERENCE_TRACES / f"{name}.npz"))
+    d = np.load(reference_trace(name))
     runs = {}
     for backend in ("numba", "numpy"):
         monkeypatch.setenv(_kernels.ENV_VAR, backend)

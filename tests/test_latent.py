@@ -8,15 +8,15 @@ import nmdcore
 from nmdcore import HyperparameterError, InitError, _kernels
 from nmdcore._linalg import randomized_tsvd, tsvd_exact, tsvd_gram
 
-from conftest import REFERENCE_TRACES, require_shared
+from conftest import reference_trace, reference_traces_among
 
 LATENT = ("naive", "a_nmd", "em", "a_em")
 TRACE_SOLVERS = {"Naive_NMD": "naive", "A_NMD": "a_nmd", "EM_NMD": "em"}
-TRACE_FILES = [f"{case}_{solver}_{init}_it{maxit}.npz"
-               for case in ("lr60x40", "sp50x70", "sym40")
-               for solver in TRACE_SOLVERS
-               for init in ("rand", "tsvd")
-               for maxit in (50, 300)]
+TRACE_FILES = reference_traces_among(f"{case}_{solver}_{init}_it{maxit}"
+                                     for case in ("lr60x40", "sp50x70", "sym40")
+                                     for solver in TRACE_SOLVERS
+                                     for init in ("rand", "tsvd")
+                                     for maxit in (50, 300))
 
 
 _NUMBA = pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
@@ -30,7 +30,7 @@ def kernel_backend(request, monkeypatch):
 
 @pytest.mark.parametrize("name", TRACE_FILES)
 def test_reproduces_reference_trace(name):
-    d = np.load(require_shared(REFERENCE_TRACES / name))
+    d = np.load(reference_trace(name))
     params = json.loads(str(d["params_json"]))
     hyper = {k: params[k] for k in ("beta", "eta", "gamma", "gamma_bar") if k in params}
     res = nmdcore.decompose(d["X"], int(d["r"]), TRACE_SOLVERS[str(d["solver"])],

@@ -26,7 +26,7 @@ from nmdcore.solvers.symmetric import (
 )
 from nmdcore.synthetic import symmetric_relu
 
-from conftest import REFERENCE_TRACES, require_shared
+from conftest import reference_trace
 
 SYMMETRIC = ("nsmd_apb", "nsmd_aapb", "sym_anls", "sym_hals")
 NSMD = ("nsmd_apb", "nsmd_aapb")
@@ -46,7 +46,7 @@ def _nsmd_objective(U, W, lam):
 
 @pytest.mark.parametrize("name", SYMNMF_TRACES)
 def test_symnmf_reproduces_reference_trace(name):
-    d = np.load(require_shared(REFERENCE_TRACES / f"{name}.npz"))
+    d = np.load(reference_trace(name))
     key = {"SymANLS": "sym_anls", "SymHALS": "sym_hals"}[str(d["solver"])]
     lam = json.loads(str(d["params_json"]))["lam"]
     res = nmdcore.decompose(d["X"], int(d["r"]), solver=key, init={"U": d["U0"], "V": d["V0"]},
@@ -171,7 +171,7 @@ def test_nsmd_objective_is_the_model_value(M):
 def test_nsmd_matches_the_documented_sym40_run():
     # on sym40 (r = 4) from the eigen start, after 100 iterations
     # the ReLU error is 0.212 (APB) and 0.174 (AAPB)
-    d = np.load(require_shared(REFERENCE_TRACES / "sym40_tsvd.npz"))
+    d = np.load(reference_trace("sym40_tsvd"))
     for key, expected in (("nsmd_apb", 0.212), ("nsmd_aapb", 0.174)):
         res = nmdcore.decompose(d["X"], 4, solver=key, max_iter=100, tol=0, tol_stall=0)
         assert round(res.relu_error, 3) == expected

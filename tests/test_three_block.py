@@ -10,15 +10,15 @@ from nmdcore import HyperparameterError, InitError, _kernels
 from nmdcore._linalg import RowBlockRunner, SingularGramWarning
 from nmdcore.solvers import three_block
 
-from conftest import REFERENCE_TRACES, require_shared
+from conftest import reference_trace, reference_traces_among
 
 THREE_BLOCK = ("bcd", "ebcd", "nmd_3b", "nmd_tm")
 REFERENCE_NAME = {"BCD_NMD": "bcd", "eBCD_NMD": "ebcd", "NMD_3B": "nmd_3b", "NMD_TM": "nmd_tm"}
-TRACES = [f"{case}_{solver}_{init}_it{maxit}"
-          for case in ("lr60x40", "sp50x70", "sym40")
-          for solver in REFERENCE_NAME
-          for init in ("rand", "tsvd")
-          for maxit in (50, 300)]
+TRACES = reference_traces_among(f"{case}_{solver}_{init}_it{maxit}"
+                                for case in ("lr60x40", "sp50x70", "sym40")
+                                for solver in REFERENCE_NAME
+                                for init in ("rand", "tsvd")
+                                for maxit in (50, 300))
 
 
 def reference_params(solver: str, params: dict) -> dict:
@@ -57,7 +57,7 @@ def planted():
 
 @pytest.mark.parametrize("name", TRACES)
 def test_reference_trace(name):
-    d = np.load(require_shared(REFERENCE_TRACES / f"{name}.npz"))
+    d = np.load(reference_trace(name))
     res = run_trace(d)
     err = d["err"]
     trust = int(d["trust_len"])
@@ -81,11 +81,11 @@ def test_reference_trace(name):
     assert res.relu_error == pytest.approx(relu, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", ["lr60x40_NMD_3B_rand_it50", "sp50x70_BCD_NMD_tsvd_it50",
-                                  "sym40_eBCD_NMD_rand_it300", "sp50x70_NMD_TM_tsvd_it50"])
+@pytest.mark.parametrize("name", reference_traces_among(["lr60x40_NMD_3B_rand_it50", "sp50x70_BCD_NMD_tsvd_it50",
+                                                         "sym40_eBCD_NMD_rand_it300", "sp50x70_NMD_TM_tsvd_it50"]))
 def test_reference_trace_with_many_row_blocks_on_two_threads(name, monkeypatch):
     """The fused passes split the rows into cache-sized blocks; force 7-row blocks on 2 workers."""
-    d = np.load(require_shared(REFERENCE_TRACES / f"{name}.npz"))
+    d = np.load(reference_trace(name))
     n = d["X"].shape[1]
     def seven_row_blocks(*args, **kwargs):
         return RowBlockRunner(*args, **{**kwargs, "block_bytes": 7 * n * 8, "workers": 2})
@@ -107,7 +107,7 @@ def test_row_block_runner_sums_in_a_fixed_order():
 
 @pytest.mark.parametrize("solver", THREE_BLOCK)
 def test_history_relu_error_is_that_of_theta(solver):
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_BCD_NMD_rand_it50.npz"))
+    d = np.load(reference_trace("sp50x70_BCD_NMD_rand_it50"))
     res = nmdcore.decompose(d["X"], int(d["r"]), solver, init={"W": d["W0"], "H": d["H0"]},
                             max_iter=7, tol=0, tol_stall=0)
     assert res.history["relu_error"][-1] == pytest.approx(res.relu_error, rel=1e-12)
@@ -118,14 +118,14 @@ def test_history_relu_error_is_that_of_theta(solver):
 
 
 def test_bcd_residual_is_non_increasing():
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_BCD_NMD_rand_it300.npz"))
+    d = np.load(reference_trace("sp50x70_BCD_NMD_rand_it300"))
     obj = run_trace(d).history["objective"]
     assert np.all(np.diff(obj) <= 1e-12 * obj[:-1])
     assert obj[-1] < 0.7 * obj[0]
 
 
 def test_ebcd_residual_is_non_increasing_and_flat_on_rejections():
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_eBCD_NMD_rand_it300.npz"))
+    d = np.load(reference_trace("sp50x70_eBCD_NMD_rand_it300"))
     h = run_trace(d).history
     obj, accepted = h["objective"], h["accepted"].astype(bool)
     steps = np.diff(obj)
@@ -136,7 +136,7 @@ def test_ebcd_residual_is_non_increasing_and_flat_on_rejections():
 
 
 def test_ebcd_without_extrapolation_is_bcd():
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_BCD_NMD_rand_it50.npz"))
+    d = np.load(reference_trace("sp50x70_BCD_NMD_rand_it50"))
     X, W0, H0 = d["X"], d["W0"], d["H0"]
     Z0 = np.where(X > 0, X, np.minimum(0, W0 @ H0))
     kw = dict(init={"W": W0, "H": H0, "Z": Z0}, max_iter=40, tol=0, tol_stall=0)
@@ -201,7 +201,7 @@ def test_callback_true_stops_the_run(solver, planted):
 
 
 def test_nmd_tm_from_random_diverges_cleanly():
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_NMD_TM_rand_it300.npz"))
+    d = np.load(reference_trace("sp50x70_NMD_TM_rand_it300"))
     # float64 follows the reference's blow-up (error ~1e16 after 300 iterations) past the trusted
     # window, until the ReLU error passes the divergence limit ...
     grown = run_trace(d)
@@ -217,7 +217,7 @@ def test_nmd_tm_from_random_diverges_cleanly():
 
 
 def test_nmd_tm_ignores_an_explicit_z(planted):
-    d = np.load(require_shared(REFERENCE_TRACES / "sp50x70_NMD_TM_tsvd_it50.npz"))
+    d = np.load(reference_trace("sp50x70_NMD_TM_tsvd_it50"))
     Z = np.where(d["X"] > 0, d["X"], -1.0)
     a = run_trace(d, max_iter=10)
     b = run_trace(d, max_iter=10, init={"W": d["W0"], "H": d["H0"], "Z": Z})
