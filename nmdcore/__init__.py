@@ -26,10 +26,19 @@ from .registry import SOLVERS
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # The scikit-learn estimator imports scikit-learn, an optional dependency: load it on first use.
+    if name == "ReLUNMD":
+        from .estimator import ReLUNMD
+
+        return ReLUNMD
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "decompose", "warmup", "describe_stop", "Result", "Progress", "SOLVERS", "SolverSpec", "Hyperparameter",
     "get_solver",
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
-    "DatasetError",
+    "DatasetError", "ReLUNMD",
 ]
