@@ -1,7 +1,7 @@
 """Sparse kNN similarity graphs of a set of items (images, documents) for the symmetric solvers.
 
-The graph as built for SymNMF clustering (Kuang, Yun, Park 2015,
-§7.1) with the self-tuning scale of Zelnik-Manor and Perona (2004):
+The graph as built for SymNMF clustering (Kuang, Yun & Park (2015),
+§7.1) with the self-tuning scale of Zelnik-Manor & Perona (2004):
 
 * every item is joined to its k nearest other items (Euclidean distance), k = ⌊log₂ n⌋ + 1,
   and an edge is kept when either end chose it;

@@ -100,7 +100,7 @@ def relu_lowrank(m, n, r, noise=0.0, sparsity=None, random_state=None, return_fa
 
 
 def symmetric_relu(n, r, threshold=0.1, random_state=None):
-    """Sparse nonnegative symmetric matrix of Wang et al. (2025), eq. (11).
+    """Sparse nonnegative symmetric matrix of Wang (2025), eq. (11).
 
     ``U ~ N(0, 1)`` of size n×r, ``S = U Uᵀ`` and ``M = max(0, S − threshold·max(S))``.
 

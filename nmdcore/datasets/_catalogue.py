@@ -276,7 +276,7 @@ _ENTRIES = (
           "synthetic", True, "nmdcore.synthetic.relu_lowrank", "generated (no licence needed)",
           {"m": 200, "n": 300, "r": 10, "noise": 0.0, "sparsity": None, "random_state": 0},
           _load_relu_lowrank),
-    Entry("symmetric_relu", "Synthetic symmetric (Wang et al. 2025, eq. 11)",
+    Entry("symmetric_relu", "Synthetic symmetric (Wang 2025, eq. 11)",
           "M = max(0, U Uᵀ − threshold·max(U Uᵀ)) with Gaussian U of rank r: for symmetric solvers.",
           "symmetric", True, "nmdcore.synthetic.symmetric_relu", "generated (no licence needed)",
           {"n": 200, "r": 10, "threshold": 0.1, "random_state": 0}, _load_symmetric),
