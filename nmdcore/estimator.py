@@ -137,13 +137,12 @@ class ReLUNMD(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def _solver_spec(self):
-        spec = get_solver(self.solver)
-        if spec.family not in ESTIMATOR_FAMILIES:
+    def _check_solver(self):
+        """Raise unless ``solver`` is a known solver of the model X ≈ max(0, W H)."""
+        if get_solver(self.solver).family not in ESTIMATOR_FAMILIES:
             keys = ", ".join(k for k, s in SOLVERS.items() if s.family in ESTIMATOR_FAMILIES)
             raise HyperparameterError(f"solver {self.solver!r} does not fit X ≈ max(0, W H) with free W and H; "
                                       f"ReLUNMD takes one of: {keys}")
-        return spec
 
     def _validate(self, X, method, *, reset):
         """X as an array or sparse matrix with the features of ``fit``; negative entries are refused.
@@ -163,7 +162,13 @@ class ReLUNMD(TransformerMixin, BaseEstimator):
         return X
 
     def fit(self, X, y=None):
-        """Fit the model to X (n_samples × n_features, nonnegative).
+        """Fit the model to X.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Nonnegative data.
+        y : ignored
 
         Returns
         -------
@@ -173,14 +178,24 @@ class ReLUNMD(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None):
-        """Fit the model to X and return W (n_samples × n_components).
+        """Fit the model to X and return W.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Nonnegative data.
+        y : ignored
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
 
         Raises
         ------
         nmdcore.NMDError
             For a bad X (negative, NaN/inf, all zero), rank, solver or hyperparameter.
         """
-        self._solver_spec()
+        self._check_solver()
         X = self._validate(X, "fit", reset=True)
         hyper = {name: getattr(self, name) for name in self._hyperparameter_names}
         res = decompose(X, self.n_components, self.solver, init=self.init, max_iter=self.max_iter, tol=self.tol,
@@ -230,7 +245,12 @@ class ReLUNMD(TransformerMixin, BaseEstimator):
                                            self.transform_max_iter, self.transform_tol)
 
     def inverse_transform(self, X):
-        """max(0, W H): the data the codes W (n_samples × n_components) stand for.
+        """max(0, W H): the data the codes W stand for.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes W, e.g. from ``transform``.
 
         Returns
         -------
