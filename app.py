@@ -56,7 +56,7 @@ cards = {
     "pages/3_Compare.py": "Several solvers on the same data, start and time budget; random-start bands.",
     "pages/4_Compress.py": "Store the sparse NMF basis of the ORL faces at rank r: TSVD against ReLU-NMD "
                            "(Wang, Cui & Han (2024)).",
-    "pages/5_Symmetric.py": "Symmetric ReLU-NMD of similarity graphs (Wang et al. (2025)).",
+    "pages/5_Symmetric.py": "Symmetric ReLU-NMD of similarity graphs (Wang (2025)).",
     "pages/6_Factorization_dynamics.py": "Gradient descent on ½‖W H − X‖² from a small random start "
                                          "(Ye & Du (2021)).",
 }

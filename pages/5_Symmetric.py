@@ -10,7 +10,7 @@ from ui import data as uidata
 from ui.state import persistent
 from ui.text import escape_markdown
 
-layout.page("Symmetric", "A sparse symmetric X (a similarity graph, or the synthetic matrix of Wang et al. (2025)) "
+layout.page("Symmetric", "A sparse symmetric X (a similarity graph, or the synthetic matrix of Wang (2025)) "
                          "approximated by max(0, Θ) with Θ = W Wᵀ of rank r: NSMD-APB/AAPB against SymANLS/SymHALS "
                          "and TSVD.")
 seed = layout.seed()
@@ -20,7 +20,7 @@ if not keys:
     layout.say_missing("The symmetric solver family (NSMD-APB/AAPB, SymANLS, SymHALS)")
     st.stop()
 
-SYNTHETIC, GRAPH = "Synthetic: a thresholded W Wᵀ (Wang et al. (2025))", "kNN similarity graph of an image set"
+SYNTHETIC, GRAPH = "Synthetic: a thresholded W Wᵀ (Wang (2025))", "kNN similarity graph of an image set"
 source = persistent(st.radio, "sym_source", SYNTHETIC, "Matrix", options=[SYNTHETIC, GRAPH], horizontal=True)
 c1, c2, c3 = st.columns(3)
 if source == SYNTHETIC:

@@ -1,4 +1,4 @@
-"""AppTest stories of the Symmetric page (Wang et al. 2025)."""
+"""AppTest stories of the Symmetric page (Wang 2025)."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +26,7 @@ def test_default_synthetic_run_compares_every_symmetric_solver_with_tsvd():
     table = at.session_state["sym_table"]
     assert list(table["solver"]) == ["TSVD"] + [nmdcore.SOLVERS[k].label for k in SYMMETRIC]
     errors = table.set_index("solver")["ReLU error ‖X − max(0, Θ)‖/‖X‖"]
-    # the point of Wang et al. (2025): NSMD beats TSVD on the sparse symmetric matrix
+    # the point of Wang (2025): NSMD beats TSVD on the sparse symmetric matrix
     assert errors["NSMD-AAPB"] < errors["TSVD"]
     assert len(at.get("plotly_chart")) == 2  # curves + heatmaps
 

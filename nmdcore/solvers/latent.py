@@ -214,7 +214,7 @@ def _residual_numpy(sq, L):
 
 
 def _run_naive(problem, start, params, monitor):
-    """Naive-NMD (Saul): Z ← P(Θ), Θ ← T_r(Z); records ‖Z − Θ‖_F/‖X‖_F (non-increasing).
+    """Naive-NMD (Saul 2022): Z ← P(Θ), Θ ← T_r(Z); records ‖Z − Θ‖_F/‖X‖_F (non-increasing).
 
     One fused pass per iteration (after the truncation): Θ = W H block by block, its
     latent residual and ReLU error, and the next Z = P(Θ) -- BCD-NMD's pass. Memory:
@@ -269,7 +269,7 @@ def _finish(theta0, truncate):
 
 
 def _run_a_nmd(problem, start, params, monitor):
-    """A-NMD: Naive-NMD with adaptive extrapolation of Z and Θ, as in the reference code (§6).
+    """A-NMD: Naive-NMD with adaptive extrapolation of Z and Θ, as in the reference code (docs/solvers.md).
 
     Returns Θ = W H of the last truncation, except when ``max_iter`` ends the run
     on a rejected step: then, like the reference, Θ is the restored previous
@@ -377,7 +377,7 @@ def _initial_variance(X: np.ndarray) -> float:
 
 
 class _EStep:
-    """Posterior means on the zeros of X of N(Θ, σ²) truncated to (−∞, 0] (§7), per row block.
+    """Posterior means on the zeros of X of N(Θ, σ²) truncated to (−∞, 0] (docs/solvers.md), per row block.
 
     With γ = Θ/σ and ρ = φ(γ)/Φ(−γ) = √(2/π)/erfcx(γ/√2): the mean is Θ − σρ, written
     ``(ρ − γ)·(−σ)``, and the variance σ²(1 − ρ(ρ − γ)); A-EM adds α(Z_prev − Z_prev2).
@@ -430,7 +430,7 @@ class _EStep:
 
 
 def _run_em(problem, start, params, monitor, *, alpha=None):
-    """EM-NMD (Saul), or A-EM when ``alpha`` is given (§7).
+    """EM-NMD (Saul 2022), or A-EM when ``alpha`` is given (docs/solvers.md, EM-NMD and A-EM).
 
     One fused pass per iteration, after the truncation Θ = W H: Θ block by block, its
     ReLU error and the E-step, which writes the next Z (and the warm truncation's

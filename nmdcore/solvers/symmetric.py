@@ -1,6 +1,6 @@
 """Symmetric solvers: NSMD-APB / NSMD-AAPB (ReLU-NSMD) and the SymNMF baselines SymANLS / SymHALS.
 
-ReLU-NSMD (Wang et al. 2025, arXiv:2503.16846) approximates a symmetric nonnegative M by
+ReLU-NSMD (Wang 2025, arXiv:2503.16846) approximates a symmetric nonnegative M by
 max(0, U Uᵀ) through the model
 
     min_{U, W}  ½‖W − U Uᵀ‖_F² + (λ/2)‖U‖_F²   s.t.  max(0, W) = M,
@@ -34,7 +34,7 @@ from .._starts import start_array
 
 #: Quartic coefficient of the NSMD kernel h(U) = (a/4)‖U‖⁴ + (b/2)‖U‖².
 KERNEL_QUARTIC = 6.0
-#: Descent margin of the AAPB extrapolation safeguard (§14.6).
+#: Descent margin of the AAPB extrapolation safeguard (docs/solvers.md, NSMD-AAPB).
 SAFEGUARD_MARGIN = 0.99
 #: Halvings of β tried by the safeguard before β = 0.
 SAFEGUARD_HALVINGS = 10
@@ -149,7 +149,7 @@ def bregman_step(Y: np.ndarray, W: np.ndarray, lam: float, L: float, b: float,
 
 def _safeguarded_beta(k: int, U: np.ndarray, U_prev: np.ndarray, a: float, b: float,
                       beta_max: float, safeguard: bool) -> float:
-    """β_k = min(β_max, (k−1)/(k+2)), halved until 2·D_h(U^k, Y) ≤ 0.99·D_h(U^{k−1}, U^k) (§14.6)."""
+    """β_k = min(β_max, (k−1)/(k+2)), halved until 2·D_h(U^k, Y) ≤ 0.99·D_h(U^{k−1}, U^k) (docs/solvers.md)."""
     beta = min(beta_max, (k - 1) / (k + 2))
     if beta <= 0:
         return 0.0
@@ -412,7 +412,7 @@ _SYMNMF_LAM = Hyperparameter(
 _NSMD_OBJECTIVE = ("Φ/‖M‖_F² with Φ = ½‖W − UUᵀ‖_F² + (λ/2)‖U‖_F² and W = P_M(UUᵀ) "
                    "(the NSMD model objective at its best W)")
 _SYMNMF_OBJECTIVE = "½‖M − UVᵀ‖_F²/‖M‖_F² (as the reference code records it)"
-_NSMD_PAPER = ('Wang et al. (2025), "An efficient alternating algorithm for ReLU-based symmetric matrix '
+_NSMD_PAPER = ('Wang (2025), "An efficient alternating algorithm for ReLU-based symmetric matrix '
                'decomposition", arXiv:2503.16846')
 _SYMNMF_PAPER = ('Zhu, Li, Liu & Li (2018), "Dropping symmetry for fast symmetric nonnegative matrix '
                  'factorization", NeurIPS 2018')

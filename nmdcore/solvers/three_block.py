@@ -158,7 +158,7 @@ def _sqrt_rel(value_sq: float, norm_X: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# BCD-NMD (§8)
+# BCD-NMD (docs/solvers.md)
 
 def _run_bcd(problem, start, params, monitor):
     """Exact block coordinate descent: Z ← P(WH); W ← LS_W(Z, H); H ← LS_H(Z, W).
@@ -220,7 +220,7 @@ def _run_bcd(problem, start, params, monitor):
 
 
 # ---------------------------------------------------------------------------------------------
-# eBCD-NMD (§9)
+# eBCD-NMD (docs/solvers.md)
 
 def _run_ebcd(problem, start, params, monitor):
     """Extrapolated BCD with residual-based acceptance of each step.
@@ -312,7 +312,7 @@ def _run_ebcd(problem, start, params, monitor):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3B-NMD (§10) and NMD-TM (§11): one momentum loop
+# 3B-NMD and NMD-TM (docs/solvers.md): one momentum loop
 
 def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix: float,
                    latent_objective: bool):
