@@ -96,8 +96,8 @@ def completion(seed: int) -> None:
     """Only the positive entries of a low-rank Θ* are seen; ReLU-NMD recovers all of Θ*."""
     st.markdown("Θ* = W H is a random matrix of rank r*. Only its **positive entries** are observed: "
                 "X = max(0, Θ*). A rank-r* ReLU-NMD of X recovers Θ* itself — the hidden negative entries "
-                "too — while the truncated SVD of X does not (Saul 2022, §5.1 of Gillis, Porcelli & "
-                "Seraghiti 2025).")
+                "too — while the truncated SVD of X does not (Saul (2022); Gillis, Porcelli & Seraghiti "
+                "(2025), §5.1).")
     keys = controls.solvers_for(("three_block", "latent"))
     c1, c2 = st.columns(2)
     size = int(persistent(c1.slider, "apps_comp_size", 100, "Matrix size m = n", min_value=30, max_value=400,
@@ -190,7 +190,7 @@ def distances(seed: int) -> None:
     st.markdown("Points in R^dim; only the squared distances **below a threshold d** are observed: "
                 "X = max(0, d·11ᵀ − D), where D (rank ≤ dim + 2) holds all squared distances. The offset "
                 "model X ≈ max(0, Θ + d·11ᵀ) of rank dim + 2 recovers Θ = −D, and classical MDS the points "
-                "(§5.2 of Gillis, Porcelli & Seraghiti 2025).")
+                "(Gillis, Porcelli & Seraghiti (2025), §5.2).")
     c1, c2, c3, c4 = st.columns(4)
     kind = persistent(c1.selectbox, "apps_dist_kind", "cube", "Point cloud", options=list(app.POINT_CLOUDS),
                       format_func={"cube": "uniform cube", "spiral": "spiral", "clusters": "clusters"}.get)
@@ -325,7 +325,7 @@ def embedding(seed: int) -> None:
     st.markdown("The similarity S_ij = max(0, ⟨y_i, y_j⟩ − τ‖y_i‖‖y_j‖) of images y_i keeps only the pairs "
                 "whose cosine exceeds τ. From a rank-r ReLU-NMD Θ of S, G = Θ + τ/(1 − τ)·u uᵀ "
                 "(u = √diag Θ) is the Gram matrix of r-dimensional points whose angles match the close pairs' "
-                "(Saul 2022, TMLR; §5.3 of Gillis, Porcelli & Seraghiti 2025).")
+                "(Saul (2022), TMLR; Gillis, Porcelli & Seraghiti (2025), §5.3).")
     data = layout.chosen_data(kinds=("image_set",))
     total = data.X.shape[1]
     keys = controls.solvers_for(("three_block", "latent"))
