@@ -18,6 +18,9 @@ SHARED_DATASETS = SHARED / "datasets"
 FULL_TRACES = SHARED / "reference" / "traces"
 BUNDLED_TRACES = REPO / "tests" / "data" / "reference_traces"
 REFERENCE_TRACES = FULL_TRACES if FULL_TRACES.is_dir() else BUNDLED_TRACES
+FULL_OFFSET_TRACES = SHARED / "reference" / "traces_offset"
+BUNDLED_OFFSET_TRACES = REPO / "tests" / "data" / "reference_traces_offset"
+OFFSET_TRACES = FULL_OFFSET_TRACES if FULL_OFFSET_TRACES.is_dir() else BUNDLED_OFFSET_TRACES
 
 
 def reference_traces_among(names) -> list[str]:
