@@ -23,9 +23,9 @@ RANDOMIZED_WARM_POWER_STEPS = 1
 
 
 def _randomized_oversampling() -> int:
-    """Extra subspace columns of ``nmdcore._linalg.randomized_tsvd`` (its default), 10 if it has none."""
+    """Extra subspace columns of ``nmdcore._tsvd.randomized_tsvd`` (its default), 10 if it has none."""
     try:
-        from nmdcore._linalg import randomized_tsvd
+        from nmdcore._tsvd import randomized_tsvd
         return int(inspect.signature(randomized_tsvd).parameters["n_oversamples"].default)
     except (ImportError, KeyError, TypeError, ValueError):
         return 10

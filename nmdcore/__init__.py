@@ -20,6 +20,7 @@ from ._errors import (
     ZeroMatrixError,
 )
 from ._monitor import Progress, describe_stop
+from ._parallel import set_num_threads
 from ._spec import Hyperparameter, SolverSpec
 from ._warmup import warmup
 from .registry import SOLVERS
@@ -32,4 +33,5 @@ __all__ = [
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError",
+    "set_num_threads",
 ]

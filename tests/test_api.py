@@ -16,7 +16,7 @@ from nmdcore import (
     ZeroMatrixError,
 )
 
-from conftest import require_shared, REFERENCE_TRACES
+from tests.helpers import REFERENCE_TRACES, require_shared
 
 
 @pytest.fixture

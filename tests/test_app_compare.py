@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 ITERATIVE = [k for k, s in nmdcore.SOLVERS.items() if s.iterative and s.input_kind != "symmetric"]
 pytestmark = pytest.mark.skipif(len(ITERATIVE) < 2, reason="needs two iterative solvers in nmdcore")
 

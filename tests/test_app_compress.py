@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 from ui import compress
 
 

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 
 EXPLORE = "pages/2_Explore.py"
 

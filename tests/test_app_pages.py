@@ -1,47 +1,11 @@
 """Every page of the app loads under AppTest with no exception; the Learn page's stories."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ui.layout import PAGES
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def open_page(path: str, timeout: float = 90) -> AppTest:
-    """A fresh session on ``path``, reached from the entry point as a user would."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout).run()
-    assert not at.exception, at.exception
-    if path != "app.py":
-        at.switch_page(path).run()
-    return at
-
-
-def interrupt_redraw(monkeypatch, figure: str, at_call: int) -> None:
-    """Make the ``at_call``-th live redraw raise what a click raises (StopException).
-
-    ``figure`` names the function of :mod:`ui.figures` that the live loop draws with;
-    redraws are unthrottled so the count is deterministic. Undo with ``monkeypatch.undo()``
-    or :func:`restore_redraw` before the rerun that shows the result.
-    """
-    import ui.figures
-    import ui.live
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    real = getattr(ui.figures, figure)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at_call:
-            raise StopException()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.figures, figure, interrupted)
+from tests.helpers import REPO, open_page
 
 
 @pytest.mark.parametrize("path", [p for p, _, _ in PAGES])

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 SYMMETRIC = [k for k, s in nmdcore.SOLVERS.items() if s.family == "symmetric"]
 pytestmark = pytest.mark.skipif(not SYMMETRIC, reason="no symmetric solver in nmdcore")
 

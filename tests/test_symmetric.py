@@ -26,7 +26,7 @@ from nmdcore.solvers.symmetric import (
 )
 from nmdcore.synthetic import symmetric_relu
 
-from conftest import REFERENCE_TRACES, require_shared
+from tests.helpers import REFERENCE_TRACES, require_shared
 
 SYMMETRIC = ("nsmd_apb", "nsmd_aapb", "sym_anls", "sym_hals")
 NSMD = ("nsmd_apb", "nsmd_aapb")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._linalg import randomized_tsvd, relu_error, sq_norm, tsvd_exact
+from .._linalg import relu_error, sq_norm
+from .._tsvd import randomized_tsvd, tsvd_exact
 from .._spec import Hyperparameter, SolverSpec
 
 

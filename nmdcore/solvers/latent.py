@@ -10,9 +10,9 @@ Gaussian posterior mean) and the rank-r truncation Θ = T_r(Z):
 
 They follow the reference MATLAB codes step by step (the golden traces in
 ``tests/data`` check it). Every solver takes ``tsvd``: ``"exact"`` (the
-Gram eigendecomposition of the reference codes, :func:`nmdcore._linalg.tsvd_gram`)
+Gram eigendecomposition of the reference codes, :func:`nmdcore._tsvd.tsvd_gram`)
 or ``"randomized"`` (warm-started randomized subspace iteration,
-:func:`nmdcore._linalg.randomized_tsvd`, seeded by ``random_state``), the fast
+:func:`nmdcore._tsvd.randomized_tsvd`, seeded by ``random_state``), the fast
 option for large matrices. Returned factors are ``{"W", "H"}`` of the last
 truncation, ``W`` with orthonormal columns and ``H = Σ_r V_rᵀ``.
 
@@ -37,8 +37,9 @@ import numpy as np
 from .. import _kernels
 from .._erfcx import erfcx, erfcx32
 from .._errors import HyperparameterError
-from .._linalg import (RowBlockRunner, available_cpus, gram64, lowrank_residual_sq, matmul_rows, randomized_tsvd,
-                       row_chunks, run_indexed, serial_blas, sq_norm, tsvd_gram)
+from .._linalg import gram64, lowrank_residual_sq, matmul_rows, sq_norm
+from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
+from .._tsvd import randomized_tsvd, tsvd_gram
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 from .three_block import PAPER_S23
@@ -136,7 +137,7 @@ class _Sweep:
     pass also forms ``Zᵀ basis`` (n×l) from the blocks of Z just written, so the
     warm randomized truncation that follows needs no pass of its own over Z.
 
-    Blocks are grouped in the fixed row chunks of :func:`nmdcore._linalg.row_chunks`;
+    Blocks are grouped in the fixed row chunks of :func:`nmdcore._parallel.row_chunks`;
     chunks run on nmdcore's row pool with single-threaded BLAS and their sums are
     combined in chunk order, so the results do not depend on the number of threads.
     """
@@ -147,7 +148,7 @@ class _Sweep:
         self.chunks = row_chunks(m)
         longest = max(c.stop - c.start for c in self.chunks)
         self.rows = int(max(1, min(longest, _BLOCK_BYTES // (n * dtype.itemsize))))
-        workers = min(available_cpus(), 8, len(self.chunks))
+        workers = min(thread_count(), len(self.chunks))
         self._scratch = [[np.empty((self.rows, n), dtype) for _ in range(n_scratch)]
                          + [np.empty((self.rows, n), np.float64)] for _ in range(workers)]
         self._workers = workers

@@ -28,7 +28,8 @@ import scipy.linalg as sla
 import scipy.optimize as sopt
 
 from .._errors import InitError
-from .._linalg import relu_error, serial_blas, sq_norm
+from .._linalg import relu_error, sq_norm
+from .._parallel import serial_blas
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import start_array
 

@@ -13,14 +13,14 @@ returns ``theta = W @ H`` (never an extrapolated matrix) and ``factors = {"W", "
 
 Performance (docs/performance.md): an iteration is two m×n×r products
 with the latent matrix (``Zᵀ W`` rather than ``Wᵀ Z``, the faster layout) and one fused
-pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`). All of it runs on
-nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._linalg.run_indexed` says
+pass over row blocks (:class:`nmdcore._parallel.RowBlockRunner`). All of it runs on
+nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._parallel.run_indexed` says
 why: OpenBLAS's own threads keep spinning after a threaded call and slow the next pass).
 In the fused pass
 each block forms its rows of Θ = WH (the third product), takes the ReLU error,
 extrapolates and projects -- so Θ never exists as an m×n array and each m×n state
 array is read and written once per iteration. r×r work runs with
-single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._linalg.map_row_chunks`;
+single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._parallel.map_row_chunks`;
 Gram matrices in float64 without m×r float64 copies, :func:`nmdcore._linalg.gram64`);
 the W least-squares step is folded into its big product, ``W = Z (Hᵀ G⁻¹)``, and the H
 step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR, one round
@@ -42,8 +42,10 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       matmul_rows, matmul_rows_t, serial_blas, spd_inverse, sq_norm)
+from .._linalg import (axpby_inplace, crossprod, crossprod64, gram64, lowrank_residual_sq, matmul_rows, matmul_rows_t,
+                       spd_inverse, sq_norm)
+from .._orth import cholesky_qr
+from .._parallel import RowBlockRunner, serial_blas
 from .._spec import Hyperparameter, SolverSpec
 from .._starts import factor_start, start_array
 
@@ -120,10 +122,10 @@ def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out_t: np.ndarray) -> 
     ``Wᵀ = (G⁻¹H) Zᵀ`` in ``out_t``, the faster GEMM layout, and W is its (Fortran-
     ordered) transpose.
     """
-    return matmul_rows_t(_pinv_t(H, G, Z.dtype), Z, out_t).T
+    return matmul_rows_t(_gram_solve(G, H, Z.dtype), Z, out_t).T
 
 
-def _pinv_t(H: np.ndarray, G: np.ndarray, dtype) -> np.ndarray:
+def _gram_solve(G: np.ndarray, H: np.ndarray, dtype) -> np.ndarray:
     """``G⁻¹H`` (r×n, in ``dtype``) for the r×r Gram ``G = HHᵀ``: ``(H⁺)ᵀ``, the pseudo-inverse's
     transpose (min-norm if G is singular)."""
     with serial_blas():
@@ -206,7 +208,7 @@ def _run_bcd(problem, start, params, monitor):
         while True:
             W_prev, H_prev = W, H
             W = _solve_w(Z, H, GH, np.empty((problem.rank, m), dt))
-            inner_rows(Z, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
+            crossprod(Z, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
             with serial_blas():
                 GW = _col_gram(W)
                 H = _solve_h(GW, ZtW.T)
@@ -231,7 +233,7 @@ def _run_ebcd(problem, start, params, monitor):
     when HHᵀ is invertible, without an m×r×r product, and better conditioned by up to
     κ(H)². (If H has lost rank, H⁺ is the pseudo-inverse, with a SingularGramWarning, and
     range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round
-    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._linalg.cholesky_qr`), and
+    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._orth.cholesky_qr`), and
     ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no product with W_e. For a candidate ``Θ_e`` with
     ``E = X − Θ_e`` the new residual is ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω,
     0 elsewhere) and the ReLU residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and
@@ -275,7 +277,7 @@ def _run_ebcd(problem, start, params, monitor):
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            H_pinv = np.ascontiguousarray(_pinv_t(H, GH, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
+            H_pinv = np.ascontiguousarray(_gram_solve(GH, H, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
             # W_e = orth(B) = B T for B = Z_α H⁺ (one CholeskyQR round: B ≈ W is well conditioned);
             # float32 data: Gram products in float32 (see cholesky_qr), sums in float64
             B = matmul_rows(D, H_pinv, out=basis)
@@ -283,8 +285,8 @@ def _run_ebcd(problem, start, params, monitor):
                 axpby_inplace(1.0, W, alpha, B)  # B = W + α D H⁺
             W_e, T = cholesky_qr(B, widen=False)
             L = W_e if T is None else B  # H_e = W_eᵀ Z_α = Tᵀ (Bᵀ Z_α) = Tᵀ ((BᵀW) H + α BᵀD)
-            inner_rows(D, L, out=DtL)
-            LtW = gram64(L, W, widen=False)
+            crossprod(D, L, out=DtL)
+            LtW = crossprod64(L, W, widen=False)
             with serial_blas():
                 H_e = (LtW.astype(dt, copy=False) @ H) + alpha * DtL.T
                 if T is not None:
@@ -389,7 +391,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             if mix != 1.0:
                 with serial_blas():
                     axpby_inplace(1.0 - mix, W_prev.T, mix, W.T)
-            inner_rows(Zx, W, out=ZtW)
+            crossprod(Zx, W, out=ZtW)
             with serial_blas():
                 GW = _col_gram(W, lam)
                 H = _solve_h(GW, ZtW.T)
