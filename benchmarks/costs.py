@@ -165,10 +165,6 @@ WORK_BY_FAMILY = {
     "factorization": _factorization,
 }
 
-#: Dense m×n arrays of a straightforward NumPy implementation.
-STRAIGHTFORWARD_ARRAYS = {"naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
-                          "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3}
-
 #: Memory goal: at most this many dense m×n arrays held (plus the index sets of X).
 ARRAY_TARGETS = {"ebcd": 3, "nmd_3b": 3}
 

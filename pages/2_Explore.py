@@ -15,7 +15,7 @@ seed = layout.seed()
 data = layout.chosen_data()
 m, n = data.X.shape
 
-keys = controls.solvers_for()
+keys = controls.solvers_for("explore")
 left, right = st.columns([1, 2])
 with left:
     solver = controls.solver_picker(keys, key="explore_solver")
@@ -54,7 +54,7 @@ def save(result, stopped, stats):
 
 if submitted:
     clicked = time.perf_counter()
-    refusal = uidata.memory_refusal(data.X.shape, solver, data.X.dtype.itemsize, rank)
+    refusal = uidata.memory_refusal(data.X, [solver], rank)
     hit = uidata.stored_result(record_key) if reuse else None
     if refusal:
         st.error(refusal)
@@ -63,7 +63,7 @@ if submitted:
     else:
         try:
             start = run_cfg
-            if run_cfg["init"] == "tsvd" and spec.start_names[:2] == ("W", "H"):
+            if run_cfg["init"] == "tsvd" and spec.shares_tsvd_start:
                 # the same start as init="tsvd", shared with the TSVD baseline (cached per data and rank)
                 base = results.tsvd_baseline(data.key, rank, data.X)
                 start = dict(run_cfg, init={"W": base["W"], "H": base["H"]})

@@ -13,10 +13,7 @@ layout.page("Compress", "An NMF of the face images F ≈ X V (X ≥ 0 sparse, V 
                         "(2024), §III-C).")
 seed = layout.seed()
 
-solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
-if not solvers:
-    layout.say_missing("A ReLU-NMD solver")
-    st.stop()
+solvers = controls.solvers_for("compress")
 
 offline = {e["name"]: e.get("offline") for e in uidata.catalogue()}
 sources = ["olivetti", "mnist5k"]

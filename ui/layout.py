@@ -56,12 +56,6 @@ def seed() -> int:
                               help="Seeds every random start and synthetic matrix, so runs repeat exactly."))
 
 
-def say_missing(what: str) -> None:
-    """Tell plainly that part of the engine a page needs has not landed."""
-    st.info(f"{what} is not in nmdcore yet, so this part of the page is switched off. "
-            "It appears here by itself once the engine registers it.", icon=":material/construction:")
-
-
 def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     """Sidebar dataset choice (catalogue or upload), kept across pages.
 
@@ -82,8 +76,6 @@ def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     titles[UPLOAD] = "Your files (upload)…"
     default = uidata.default_dataset_name(entries) or UPLOAD
     with st.sidebar:
-        if not uidata.datasets_ready():
-            st.warning("The dataset catalogue (nmdcore.datasets) is not in the engine yet.")
         choice = persistent(st.selectbox, "dataset", default, "Dataset", options=names,
                             format_func=lambda k: titles.get(k, k),
                             help="Built-in datasets work offline; uploads stay in this browser session.")

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _kernels
 from .._linalg import sq_norm
-from .._spec import SolverSpec
+from .._spec import GENERAL_PAGES, MemoryModel, SolverSpec
 from .._starts import balanced_tsvd_factors, start_array
 
 #: Number of float64 entries of one block of columns processed at once (keeps the
@@ -275,6 +275,8 @@ SPECS = (
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F (what the public port records)",
         run=_run_cd,
         prepare_start=_prepare_cd,
+        memory=MemoryModel(held=3, transient=2.5),
+        pages=GENERAL_PAGES,
         start_names=("W", "H"),
         required_start=("W", "H"),
         tol=1e-4,

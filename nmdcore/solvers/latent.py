@@ -40,7 +40,7 @@ from .._errors import HyperparameterError
 from .._linalg import gram64, lowrank_residual_sq, matmul_rows, sq_norm
 from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
 from .._tsvd import randomized_tsvd, tsvd_gram
-from .._spec import Hyperparameter, SolverSpec
+from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
 from .._starts import factor_start, start_array
 from .three_block import PAPER_S23
 
@@ -537,6 +537,8 @@ SPECS = (
         objective=_LATENT_RESIDUAL,
         run=_run_naive,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=3, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(_TSVD,),
         description="Alternating projections: Z ← P(Θ) (X on the positives, min(0, Θ) on the zeros), "
                     "Θ ← TSVD_r(Z). The latent residual never increases.",
@@ -554,15 +556,17 @@ SPECS = (
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the extrapolated Z",
         run=_run_a_nmd,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=5, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(
             Hyperparameter("beta", 0.7, 0.0, 1.0, symbol="β",
                            help="Initial extrapolation weight β0 (the reference code's default is 0.9; "
                                 "every experiment of the paper uses 0.7)"),
             Hyperparameter("eta", 0.4, 0.0, 1.0, low_open=True, high_open=True, symbol="η",
                            help="Factor applied to β after a rejected step (η < 1)"),
-            Hyperparameter("gamma", 1.1, 1.0, None, low_open=True, symbol="γ",
+            Hyperparameter("gamma", 1.1, 1.0, None, low_open=True, slider_range=(1.0, 2.0), symbol="γ",
                            help="Factor applied to β after an accepted step (γ > γ̄)"),
-            Hyperparameter("gamma_bar", 1.05, 1.0, None, low_open=True, symbol="γ̄",
+            Hyperparameter("gamma_bar", 1.05, 1.0, None, low_open=True, slider_range=(1.0, 2.0), symbol="γ̄",
                            help="Growth factor of the upper bound on β (1 < γ̄ < γ)"),
             _TSVD,
         ),
@@ -585,6 +589,8 @@ SPECS = (
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the posterior-mean Z (not monotone)",
         run=_run_em,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=3, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(_TSVD,),
         extras=("sigma2",),
         description="Expectation–maximisation for X = max(0, Z), Z ~ N(Θ, σ²): posterior means of "
@@ -605,6 +611,8 @@ SPECS = (
         objective="ReLU error ‖X − max(0, Θ)‖_F/‖X‖_F",
         run=_run_a_em,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=4, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(
             Hyperparameter("alpha", 0.6, 0.0, 1.0, high_open=True, symbol="α",
                            help="Momentum weight on the difference of the two previous latent matrices"),

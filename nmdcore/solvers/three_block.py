@@ -46,7 +46,7 @@ from .._linalg import (axpby_inplace, crossprod, crossprod64, gram64, lowrank_re
                        spd_inverse, sq_norm)
 from .._orth import cholesky_qr
 from .._parallel import RowBlockRunner, serial_blas
-from .._spec import Hyperparameter, SolverSpec
+from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
 from .._starts import factor_start, start_array
 
 PAPER_S25 = ('Gillis, Porcelli & Seraghiti (2025), "An extrapolated and provably convergent algorithm for '
@@ -423,7 +423,7 @@ def _run_tm(problem, start, params, monitor):
 # ---------------------------------------------------------------------------------------------
 # registry entries
 
-_STARTS = dict(start_names=("W", "H", "Z"), required_start=("W", "H"))
+_STARTS = dict(start_names=("W", "H", "Z"), required_start=("W", "H"), shares_tsvd_start=True, pages=LATENT_PAGES)
 _LATENT_OBJECTIVE = "latent residual ‖Z − WH‖_F/‖X‖_F"
 
 SPECS = (
@@ -436,6 +436,7 @@ SPECS = (
         objective=_LATENT_OBJECTIVE,
         run=_run_bcd,
         prepare_start=_prepare,
+        memory=MemoryModel(held=2, transient=1.1),
         description=("Exact block coordinate descent on (Z, W, H): project, then two least-squares "
                      "solves. The residual never increases. An explicit 'Z' only enters err[0]."),
         summary=("Writes Θ = W H and updates the latent matrix, W and H in turn, each by an exact formula, "
@@ -452,12 +453,13 @@ SPECS = (
         objective=_LATENT_OBJECTIVE + " of the accepted iterate (non-increasing)",
         run=_run_ebcd,
         prepare_start=_prepare,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
-            Hyperparameter("alpha", 1.0, low=1.0, symbol="α₀",
+            Hyperparameter("alpha", 1.0, low=1.0, slider_range=(1.0, 4.0), symbol="α₀",
                            help="initial extrapolation parameter of Z_α = αZ + (1−α)WH"),
-            Hyperparameter("mu", 0.3, low=0.0, symbol="μ",
+            Hyperparameter("mu", 0.3, low=0.0, slider_range=(0.0, 1.0), symbol="μ",
                            help="increment of α after an accepted but slow step"),
-            Hyperparameter("alpha_max", 4.0, low=1.0, symbol="α_max",
+            Hyperparameter("alpha_max", 4.0, low=1.0, slider_range=(1.0, 10.0), symbol="α_max",
                            help="upper bound of α; reaching it resets α to 1"),
             Hyperparameter("delta_bar", 0.8, low=0.0, high=1.0, symbol="δ̄",
                            help="residual ratio above which a step counts as slow and α grows"),
@@ -481,6 +483,7 @@ SPECS = (
         objective=_LATENT_OBJECTIVE + " with the extrapolated Z",
         run=_run_3b,
         prepare_start=_prepare,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
             Hyperparameter("beta", 0.7, low=0.0, high=1.0, symbol="β",
                            help="fixed momentum on Z and Θ"),
@@ -500,8 +503,9 @@ SPECS = (
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F",
         run=_run_tm,
         prepare_start=_prepare_tm,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
-            Hyperparameter("lam", 1e-4, low=0.0, symbol="λ", log=True,
+            Hyperparameter("lam", 1e-4, low=0.0, symbol="λ", log=True, slider_range=(1e-8, 1.0),
                            help="Tikhonov weight on ‖W‖² + ‖H‖²"),
             Hyperparameter("alpha", 0.95, low=0.0, high=1.0, symbol="α",
                            help="momentum on Z and Θ (the code's beta1)"),
