@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 
-import numpy as np
 import pytest
 
 import nmdcore
 from tests.helpers import interrupt_redraw, open_page
-from ui import compress
 
 
 @pytest.fixture
@@ -85,13 +83,3 @@ def test_stop_keeps_partial_compression(compress_page, monkeypatch):
     assert "Stopped by you" in at.success[0].value
 
 
-def test_compressed_nmf_error_matches_column_by_column_nnls():
-    from scipy.optimize import nnls
-
-    rng = np.random.default_rng(0)
-    U = np.maximum(rng.standard_normal((60, 8)) - 0.5, 0)
-    M = np.maximum(rng.standard_normal((60, 30)), 0)
-    direct = np.sqrt(sum(nnls(U, M[:, j])[1] ** 2 for j in range(30))) / np.linalg.norm(M)
-    assert compress.compressed_nmf_error(M, U) == pytest.approx(direct, rel=1e-9)
-    # the error never increases when the basis gains columns
-    assert compress.compressed_nmf_error(M, U) <= compress.compressed_nmf_error(M, U[:, :4]) + 1e-12
