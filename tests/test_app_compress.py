@@ -1,7 +1,6 @@
 """AppTest stories of the Compress page (Wang, Cui & Han 2024, §III-C), on a small, quickly computed NMF basis."""
 from __future__ import annotations
 
-
 import pytest
 
 import nmdcore
