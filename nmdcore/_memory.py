@@ -97,7 +97,8 @@ def check_memory(X, rank, spec, dtype=None) -> None:
         return
     if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1:
         return
-    working = resolve_dtype(X, dtype)
+    # an object with a shape but no dtype (a DataFrame) becomes float64 unless told otherwise
+    working = resolve_dtype(X, dtype) if hasattr(X, "dtype") or dtype is not None else np.dtype(np.float64)
     need = estimate_memory(shape, int(rank), spec, working)
     have = available_memory()
     if have is not None and need > have:

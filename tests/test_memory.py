@@ -75,3 +75,11 @@ def test_unknown_available_memory_refuses_nothing(monkeypatch):
 def test_available_memory_is_a_positive_count_here():
     have = nmdcore.available_memory()
     assert have is None or (isinstance(have, int) and have > 0)
+
+
+def test_a_table_without_a_dtype_is_sized_as_float64(monkeypatch):
+    pd = pytest.importorskip("pandas")
+    table = pd.DataFrame(np.abs(np.random.default_rng(0).standard_normal((300, 200))))
+    monkeypatch.setattr(_memory, "available_memory", lambda: nmdcore.estimate_memory((300, 200), 3, "bcd") - 1)
+    with pytest.raises(nmdcore.MemoryLimitError, match="300x200 float64"):
+        nmdcore.decompose(table, 3, "bcd")
