@@ -57,32 +57,62 @@ def estimate_memory(shape, rank, solver, dtype=np.float64) -> int:
     return int(itemsize * (arrays * m * n + FACTOR_COPIES * (m + n) * int(rank)) + SCRATCH_BYTES)
 
 
+#: Where the memory figures are read (module constants, so tests can point them elsewhere).
+MEMINFO = "/proc/meminfo"
+CGROUP_V2 = "/sys/fs/cgroup"
+CGROUP_V1 = "/sys/fs/cgroup/memory"
+
+
 def available_memory() -> int | None:
-    """Bytes this process can still allocate: the smaller of the system's available memory
-    (``MemAvailable``) and what its cgroup's limit leaves; None where neither is known."""
-    found = []
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    found.append(int(line.split()[1]) * 1024)
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as fh:
-            limit = fh.read().strip()
-        if limit != "max":
-            with open("/sys/fs/cgroup/memory.current") as fh:
-                found.append(max(0, int(limit) - int(fh.read().strip())))
-    except (OSError, ValueError):
-        pass
+    """Bytes this process can still allocate, or None where that is not known.
+
+    The smaller of the system's ``MemAvailable`` and what the process's cgroup limit leaves
+    (the limit less the cgroup's working set: its usage without the page cache the kernel
+    can drop). Elsewhere the free physical pages.
+    """
+    found = [v for v in (_meminfo_available(), _cgroup_available()) if v is not None]
     if not found:
         try:
             found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
         except (AttributeError, ValueError, OSError):
             return None
     return min(found)
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open(MEMINFO) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_available() -> int | None:
+    """``limit − (usage − inactive file cache)`` of cgroup v2, else v1; None without a limit."""
+    for root, limit_name, usage_name, cache_name in (
+            (CGROUP_V2, "memory.max", "memory.current", "inactive_file"),
+            (CGROUP_V1, "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")):
+        try:
+            with open(os.path.join(root, limit_name)) as fh:
+                limit = fh.read().strip()
+            if limit == "max" or int(limit) >= 2**60:  # no limit (v1 writes a huge number)
+                return None
+            with open(os.path.join(root, usage_name)) as fh:
+                usage = int(fh.read().strip())
+            cache = 0
+            with open(os.path.join(root, "memory.stat")) as fh:
+                for line in fh:
+                    name, _, value = line.partition(" ")
+                    if name == cache_name:
+                        cache = int(value)
+                        break
+            return max(0, int(limit) - (usage - cache))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def check_memory(X, rank, spec, dtype=None) -> None:

@@ -239,6 +239,8 @@ class SolverSpec:
     shares_tsvd_start: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.memory, MemoryModel):
+            raise TypeError(f"{self.key}: memory must be a MemoryModel, got {type(self.memory).__name__}")
         unknown = [p for p in self.pages if p not in PAGES]
         if unknown:
             raise ValueError(f"{self.key}: unknown page {unknown[0]!r} (pages: {', '.join(PAGES)})")

@@ -83,3 +83,19 @@ def test_a_table_without_a_dtype_is_sized_as_float64(monkeypatch):
     monkeypatch.setattr(_memory, "available_memory", lambda: nmdcore.estimate_memory((300, 200), 3, "bcd") - 1)
     with pytest.raises(nmdcore.MemoryLimitError, match="300x200 float64"):
         nmdcore.decompose(table, 3, "bcd")
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_the_cgroup_limit_counts_its_working_set_not_its_page_cache(tmp_path, monkeypatch, version):
+    names = {"v2": ("memory.max", "memory.current", "inactive_file"),
+             "v1": ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")}[version]
+    (tmp_path / names[0]).write_text(f"{8 * 2**30}\n")
+    (tmp_path / names[1]).write_text(f"{7 * 2**30}\n")
+    (tmp_path / "memory.stat").write_text(f"anon 123\n{names[2]} {5 * 2**30}\n")
+    (tmp_path / "meminfo").write_text(f"MemTotal: 1 kB\nMemAvailable: {64 * 2**20} kB\n")
+    monkeypatch.setattr(_memory, "MEMINFO", str(tmp_path / "meminfo"))
+    monkeypatch.setattr(_memory, "CGROUP_V2", str(tmp_path if version == "v2" else tmp_path / "absent"))
+    monkeypatch.setattr(_memory, "CGROUP_V1", str(tmp_path if version == "v1" else tmp_path / "absent"))
+    assert nmdcore.available_memory() == 6 * 2**30  # 8 GiB limit − (7 − 5 GiB dropable cache)
+    (tmp_path / names[0]).write_text("max\n" if version == "v2" else f"{2**63 - 4096}\n")
+    assert nmdcore.available_memory() == 64 * 2**30  # no limit: the system's MemAvailable
