@@ -69,6 +69,12 @@ def available_memory() -> int | None:
     The smaller of the system's ``MemAvailable`` and what the process's cgroup limit leaves
     (the limit less the cgroup's working set: its usage without the page cache the kernel
     can drop). Elsewhere the free physical pages.
+
+    Returns
+    -------
+    int or None
+        Bytes; :func:`nmdcore.decompose` refuses a run whose :func:`estimate_memory` exceeds
+        them, and refuses nothing when this is None.
     """
     found = [v for v in (_meminfo_available(), _cgroup_available()) if v is not None]
     if not found:
