@@ -83,7 +83,7 @@ class Hyperparameter:
         other fields (see :attr:`widget`).
     slider_range : (float, float) or None
         The range a slider offers when a bound is open-ended (e.g. γ > 1 of A-NMD:
-        ``(1, 3)``); values outside it remain valid through the Python API.
+        ``(1, 2)``); values outside it remain valid through the Python API.
     """
 
     name: str
@@ -103,15 +103,20 @@ class Hyperparameter:
     def __post_init__(self):
         if self.control not in CONTROLS:
             raise ValueError(f"{self.name}: control must be one of {CONTROLS}, got {self.control!r}")
+        span = self.range()
+        if self.control in ("slider", "log_slider") and (span is None or not span[0] < span[1]):
+            raise ValueError(f"{self.name}: a {self.control} needs a range (low and high, or slider_range)")
+        if self.control == "log_slider" and span[0] <= 0:
+            raise ValueError(f"{self.name}: a log_slider needs a positive range, got {span}")
 
     @property
     def widget(self) -> str:
         """The control a user interface gives this parameter.
 
         ``control`` when set; otherwise ``"select"`` for choices, ``"checkbox"`` for
-        booleans, ``"log_slider"`` for scale-like parameters (``log``), ``"slider"``
-        when the range is bounded (by ``low``/``high`` or ``slider_range``), else
-        ``"number"``.
+        booleans, ``"log_slider"`` for scale-like parameters (``log``) with a positive
+        range, ``"slider"`` when the range is bounded (by ``low``/``high`` or
+        ``slider_range``), else ``"number"``.
         """
         if self.control:
             return self.control
@@ -119,9 +124,10 @@ class Hyperparameter:
             return "select"
         if self.kind == "bool":
             return "checkbox"
-        if self.log:
-            return "log_slider"
-        return "slider" if self.range() is not None else "number"
+        span = self.range()
+        if span is None:
+            return "number"
+        return "log_slider" if self.log and span[0] > 0 else "slider"
 
     def range(self) -> tuple | None:
         """``(low, high)`` a slider spans: ``slider_range`` or the bounds; None when unbounded."""

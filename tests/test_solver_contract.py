@@ -196,3 +196,19 @@ def test_memory_model_bounds_the_traced_peak(key, shape, dtype):
     assert peak <= nmdcore.estimate_memory(X.shape, 6, key, dtype), (peak / one_array, spec.memory)
     untraced = 2 * min(m, n) ** 2 / (m * n)
     assert spec.memory.peak_arrays(m, n) <= peak / one_array + 2 + untraced, (peak / one_array, spec.memory)
+
+
+def test_hyperparameter_controls_follow_their_ranges():
+    H = nmdcore.Hyperparameter
+    assert H("a", 0.5, low=0.0, high=1.0).widget == "slider"
+    assert H("a", 0.5, low=0.0).widget == "number"
+    assert H("a", 0.5, low=0.0, slider_range=(0.0, 2.0)).widget == "slider"
+    assert H("a", 1e-3, low=0.0, log=True, slider_range=(1e-6, 1.0)).widget == "log_slider"
+    assert H("a", 1e-3, low=0.0, high=1.0, log=True).widget == "slider"  # no positive range for a log scale
+    assert H("a", 1e-3, low=0.0, log=True).widget == "number"
+    assert H("a", "x", kind="choice", choices=("x", "y")).widget == "select"
+    assert H("a", True, kind="bool").widget == "checkbox"
+    assert H("a", 0.5, low=0.0, high=1.0, control="number").widget == "number"
+    for bad in (dict(control="dial"), dict(control="slider"), dict(control="log_slider", low=0.0, high=1.0)):
+        with pytest.raises(ValueError):
+            H("a", 0.5, **bad)
