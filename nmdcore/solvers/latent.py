@@ -77,6 +77,8 @@ class _Truncation:
         self.rng = problem.rng
         self.basis = None
         self.W = self.H = self.WtZ = None
+        self.previous = (None, None)  # the factors before the last successful call
+        self.fresh = False            # the last call succeeded (its factors may not be recorded yet)
 
     @property
     def next_basis(self) -> np.ndarray | None:
@@ -100,7 +102,9 @@ class _Truncation:
             else:
                 out = tsvd_gram(Z, self.rank, projection=projection)
         except FloatingPointError:
+            self.fresh = False
             return False
+        self.previous, self.fresh = (self.W, self.H), True
         self.W, self.H = out[:2]
         self.WtZ = out[-1] if projection else None
         return True
@@ -116,6 +120,12 @@ class _Truncation:
 
     def factors(self) -> dict:
         return {} if self.W is None else {"W": self.W, "H": self.H}
+
+    def undo(self) -> None:
+        """Go back to the factors before the last successful call (the monitor refused them)."""
+        if self.fresh:
+            self.W, self.H = self.previous
+            self.WtZ, self.fresh = None, False
 
     def theta(self) -> np.ndarray:
         """Θ = W H of the last truncation, formed over row chunks."""
@@ -255,15 +265,18 @@ def _run_naive(problem, start, params, monitor):
             if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
                 break
     Z = None  # free the m×n state before Θ is formed
-    return _finish(theta0, truncate)
+    return _finish(theta0, truncate, monitor)
 
 
-def _finish(theta0, truncate):
+def _finish(theta0, truncate, monitor):
     """The returned iterate: Θ = W H of the last truncation (the start if there was none).
 
-    After a divergence this is the last finite truncation: a non-finite Z makes the
-    truncation fail and keep its previous factors.
+    After a divergence this is the last recorded iterate: a non-finite Z makes the
+    truncation fail and keep its previous factors, and a truncation the monitor refused
+    (a ReLU error past its divergence limit) is undone.
     """
+    if monitor.stop_reason == "diverged":
+        truncate.undo()
     if truncate.W is None:
         return theta0, truncate.factors()
     return truncate.theta(), truncate.factors()
@@ -367,7 +380,7 @@ def _run_a_nmd(problem, start, params, monitor):
             if stop:
                 return theta, truncate.factors()
     Z = Z_old = theta_new = None
-    return _finish(start["theta"], truncate)
+    return _finish(start["theta"], truncate, monitor)
 
 
 def _initial_variance(X: np.ndarray) -> float:
@@ -502,7 +515,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
                 break
     arrays.clear()
     Z = None
-    return _finish(theta0, truncate)
+    return _finish(theta0, truncate, monitor)
 
 
 def _run_a_em(problem, start, params, monitor):

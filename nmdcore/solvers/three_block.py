@@ -274,9 +274,11 @@ def _run_ebcd(problem, start, params, monitor):
     basis = np.empty((m, problem.rank), dt)
     DtL = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
+    W_prev, H_prev = W, H  # the last recorded iterate before the current one
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
+            W_prev, H_prev = W, H
             H_pinv = np.ascontiguousarray(_gram_solve(GH, H, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
             # W_e = orth(B) = B T for B = Z_α H⁺ (one CholeskyQR round: B ≈ W is well conditioned);
             # float32 data: Gram products in float32 (see cholesky_qr), sums in float64
@@ -310,7 +312,7 @@ def _run_ebcd(problem, start, params, monitor):
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
     D = D_e = None  # free the m×n states before Θ is formed
-    return _finish(monitor, W, H, W, H)
+    return _finish(monitor, W, H, W_prev, H_prev)
 
 
 # ---------------------------------------------------------------------------------------------
