@@ -34,7 +34,7 @@ from nmdcore import (
 )
 from benchmarks.bench_uploads import lying_zip
 from nmdcore.datasets import from_files
-from test_app_pages import open_page
+from tests.helpers import open_page
 
 # --------------------------------------------------------------------------- inputs
 
