@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nmdcore
-from conftest import SHARED, require_shared
+from tests.helpers import SHARED, require_shared
 
 TRACES = SHARED / "reference" / "traces_offset"
 SOLVER_KEYS = {"Naive_NMD_mc": "naive", "A_NMD_mc": "a_nmd", "BCD_NMD_mc": "bcd", "eBCD_NMD_mc": "ebcd",
