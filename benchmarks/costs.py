@@ -23,9 +23,9 @@ RANDOMIZED_WARM_POWER_STEPS = 1
 
 
 def _randomized_oversampling() -> int:
-    """Extra subspace columns of ``nmdcore._linalg.randomized_tsvd`` (its default), 10 if it has none."""
+    """Extra subspace columns of ``nmdcore._tsvd.randomized_tsvd`` (its default), 10 if it has none."""
     try:
-        from nmdcore._linalg import randomized_tsvd
+        from nmdcore._tsvd import randomized_tsvd
         return int(inspect.signature(randomized_tsvd).parameters["n_oversamples"].default)
     except (ImportError, KeyError, TypeError, ValueError):
         return 10
@@ -164,10 +164,6 @@ WORK_BY_FAMILY = {
     "coordinate": _coordinate,
     "factorization": _factorization,
 }
-
-#: Dense m×n arrays of a straightforward NumPy implementation.
-STRAIGHTFORWARD_ARRAYS = {"naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
-                          "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3}
 
 #: Memory goal: at most this many dense m×n arrays held (plus the index sets of X).
 ARRAY_TARGETS = {"ebcd": 3, "nmd_3b": 3}

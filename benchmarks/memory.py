@@ -19,12 +19,12 @@ import tracemalloc
 from pathlib import Path
 
 from ._common import call_solver, each_configuration, log
-from .costs import ARRAY_TARGETS, STRAIGHTFORWARD_ARRAYS
+from .costs import ARRAY_TARGETS
 
 KEY_FIELDS = ("data", "m", "n", "dtype", "rank", "variant")
 CSV_FIELDS = ("data", "m", "n", "dtype", "rank", "variant", "status", "peak_mb", "peak_arrays", "setup_peak_arrays",
               "iteration_peak_arrays", "held_dense", "transient_arrays",
-              "held_other_arrays", "straightforward_arrays", "target_dense", "meets_target", "start", "run_id")
+              "held_other_arrays", "model_held", "model_peak_arrays", "target_dense", "meets_target", "start", "run_id")
 
 #: Live blocks smaller than this fraction of one m×n array are ignored in the breakdown.
 SMALL_FRACTION = 1 / 16
@@ -94,7 +94,8 @@ def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) ->
                    setup_peak_arrays=round(held.get("setup_peak", 0) / mn_bytes, 2),
                    iteration_peak_arrays=round(iteration_peak / mn_bytes, 2), held_dense=dense,
                    held_other_arrays=round(other, 2), held_blocks=blocks,
-                   straightforward_arrays=STRAIGHTFORWARD_ARRAYS.get(variant.spec.key), target_dense=target,
+                   model_held=variant.spec.memory.held, target_dense=target,
+                   model_peak_arrays=round(variant.spec.memory.peak_arrays(*X.shape), 2),
                    transient_arrays=round(iteration_peak / mn_bytes - dense - other, 2),
                    meets_target=None if target is None else bool(dense <= target))
         log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['setup_peak_arrays']} m×n arrays "

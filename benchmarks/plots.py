@@ -88,9 +88,9 @@ def _memory_panel(ax, key, recs):
     ax.bar(list(xs), [r["iteration_peak_arrays"] for r in recs], width=0.27, label="peak in the iterations")
     ax.bar([x + 0.27 for x in xs], [r["held_dense"] + r["held_other_arrays"] for r in recs], width=0.27,
            label="held after iteration 1")
-    ref = [(x, r["straightforward_arrays"]) for x, r in zip(xs, recs) if r["straightforward_arrays"]]
-    if ref:
-        ax.scatter(*zip(*ref), marker="_", s=300, color="black", label="straightforward (§16)", zorder=3)
+    model = [(x, r["model_peak_arrays"]) for x, r in zip(xs, recs) if r.get("model_peak_arrays")]
+    if model:
+        ax.scatter(*zip(*model), marker="_", s=300, color="black", label="the solver's memory model", zorder=3)
     ax.set_xticks(list(xs), [r["variant"] for r in recs], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"m×n {key['dtype']} arrays")
     ax.set_title(f"{key['data']} {key['m']}×{key['n']}, r = {key['rank']}, {key['dtype']}", fontsize=10)
@@ -109,5 +109,5 @@ def plot_convergence(records, path: Path) -> Path | None:
 
 
 def plot_memory(records, path: Path) -> Path | None:
-    """Peak and held m×n arrays per solver next to the straightforward count of a straightforward implementation."""
+    """Peak and held m×n arrays per solver next to the peak of its memory model (``SolverSpec.memory``)."""
     return _figure(records, PROBLEM_PANEL, _memory_panel, path)

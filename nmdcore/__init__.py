@@ -9,6 +9,7 @@ from ._errors import (
     DatasetError,
     HyperparameterError,
     InitError,
+    MemoryLimitError,
     NegativeEntriesError,
     NMDError,
     NonFiniteError,
@@ -19,10 +20,12 @@ from ._errors import (
     UnknownSolverError,
     ZeroMatrixError,
 )
+from ._memory import available_memory, estimate_memory
 from ._monitor import Progress, describe_stop
-from ._spec import Hyperparameter, SolverSpec
+from ._parallel import set_num_threads
+from ._spec import Hyperparameter, MemoryModel, SolverSpec
 from ._warmup import warmup
-from .registry import SOLVERS
+from .registry import SOLVERS, register
 
 __version__ = "0.1.0"
 
@@ -41,4 +44,5 @@ __all__ = [
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError", "ReLUNMD",
+    "MemoryModel", "register", "estimate_memory", "available_memory", "MemoryLimitError", "set_num_threads",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _kernels
 from ._errors import HyperparameterError, OffsetNotSupportedError, UnknownSolverError
+from ._memory import check_memory
 from ._monitor import Monitor
 from ._problem import Problem
 from ._scaling import scale_data, scale_exponent, scale_start, unscale
@@ -149,7 +150,9 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     Raises
     ------
     NMDError
-        A specific subclass for each kind of bad input, before any work is done.
+        A specific subclass for each kind of bad input, before any work is done;
+        :class:`nmdcore.MemoryLimitError` when :func:`nmdcore.estimate_memory` exceeds
+        the memory available.
 
     Examples
     --------
@@ -162,6 +165,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     """
     spec = get_solver(solver)
     params = spec.resolve(hyperparams)
+    check_memory(X, rank, spec, dtype)  # from X's shape alone, before any copy
     A = check_matrix(X, input_kind=spec.input_kind, dtype=dtype)
     r = check_rank(rank, A.shape, inclusive=spec.max_rank_inclusive)
     max_iter = _check_number("max_iter", max_iter, integer=True, low=0)

@@ -51,3 +51,7 @@ class NotSymmetricError(NMDError):
 
 class DatasetError(NMDError):
     """A dataset cannot be loaded or an upload cannot be turned into a matrix."""
+
+
+class MemoryLimitError(NMDError):
+    """The run would need more memory than the machine has available (refused before allocating)."""

@@ -8,6 +8,53 @@ from typing import Any, Callable, Mapping
 
 from ._errors import HyperparameterError
 
+#: The controls :attr:`Hyperparameter.control` may name ("" derives one).
+CONTROLS = ("", "slider", "log_slider", "select", "checkbox", "number")
+
+#: Pages of the app that can offer a solver (:attr:`SolverSpec.pages`).
+PAGES = ("learn", "explore", "compare", "compress", "symmetric", "dynamics", "applications")
+#: The pages of a ReLU-NMD solver for any nonnegative matrix.
+GENERAL_PAGES = ("learn", "explore", "compare", "compress")
+#: The pages of a latent or three-block solver: also the applications (they use the offset model).
+LATENT_PAGES = (*GENERAL_PAGES, "applications")
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Peak memory of one :func:`nmdcore.decompose` call, in arrays of the working dtype.
+
+    Measured with ``tracemalloc`` around ``decompose`` (``benchmarks/memory.py``), the
+    caller's X not counted and decompose's own copy of X counted; where the two dtypes
+    differ, the larger count is kept, so the model errs on the safe side.
+
+    Attributes
+    ----------
+    held : float
+        m×n arrays alive between iterations (the copy of X included).
+    transient : float
+        m×n arrays an iteration allocates and frees again, at its peak.
+    square : float
+        p×p arrays (p = min(m, n)) at an iteration's peak: the Gram matrix of a
+        truncated SVD and its eigensolver's copies.
+    setup : float
+        m×n arrays at the peak of the setup (validation, copy of X, the start).
+    setup_square : float
+        p×p arrays of the setup: the TSVD start's Gram matrix, the eigensolver's copy,
+        eigenvectors and workspace (LAPACK's workspace is not seen by tracemalloc).
+    """
+
+    held: float
+    transient: float
+    square: float = 0.0
+    setup: float = 3.0
+    setup_square: float = 5.0
+
+    def peak_arrays(self, m: int, n: int) -> float:
+        """Peak memory in units of one m×n array: the larger of the setup and an iteration."""
+        squares = min(m, n) ** 2 / (m * n)
+        return max(self.held + self.transient + self.square * squares,
+                   self.setup + self.setup_square * squares)
+
 
 @dataclass(frozen=True)
 class Hyperparameter:
@@ -31,6 +78,12 @@ class Hyperparameter:
         Hint for a user interface: the value spans decades (use a log slider).
     symbol : str
         Mathematical symbol used in the papers (for labels), e.g. ``"λ"``.
+    control : {"", "slider", "log_slider", "select", "checkbox", "number"}
+        The control a user interface gives the parameter; empty: derived from the
+        other fields (see :attr:`widget`).
+    slider_range : (float, float) or None
+        The range a slider offers when a bound is open-ended (e.g. γ > 1 of A-NMD:
+        ``(1, 2)``); values outside it remain valid through the Python API.
     """
 
     name: str
@@ -44,6 +97,45 @@ class Hyperparameter:
     low_open: bool = False
     high_open: bool = False
     symbol: str = ""
+    control: str = ""
+    slider_range: tuple | None = None
+
+    def __post_init__(self):
+        if self.control not in CONTROLS:
+            raise ValueError(f"{self.name}: control must be one of {CONTROLS}, got {self.control!r}")
+        span = self.range()
+        if self.control in ("slider", "log_slider") and (span is None or not span[0] < span[1]):
+            raise ValueError(f"{self.name}: a {self.control} needs a range (low and high, or slider_range)")
+        if self.control == "log_slider" and span[0] <= 0:
+            raise ValueError(f"{self.name}: a log_slider needs a positive range, got {span}")
+
+    @property
+    def widget(self) -> str:
+        """The control a user interface gives this parameter.
+
+        ``control`` when set; otherwise ``"select"`` for choices, ``"checkbox"`` for
+        booleans, ``"log_slider"`` for scale-like parameters (``log``) with a positive
+        range, ``"slider"`` when the range is bounded (by ``low``/``high`` or
+        ``slider_range``), else ``"number"``.
+        """
+        if self.control:
+            return self.control
+        if self.kind == "choice":
+            return "select"
+        if self.kind == "bool":
+            return "checkbox"
+        span = self.range()
+        if span is None:
+            return "number"
+        return "log_slider" if self.log and span[0] > 0 else "slider"
+
+    def range(self) -> tuple | None:
+        """``(low, high)`` a slider spans: ``slider_range`` or the bounds; None when unbounded."""
+        if self.slider_range is not None:
+            return tuple(float(v) for v in self.slider_range)
+        if self.low is None or self.high is None:
+            return None
+        return float(self.low), float(self.high)
 
     def validate(self, value: Any, solver: str) -> Any:
         """Return ``value`` converted to the parameter's kind, or raise HyperparameterError."""
@@ -115,6 +207,14 @@ class SolverSpec:
     summary : str
         Two plain-language sentences for users: what the solver does and when to
         pick it.
+    memory : MemoryModel
+        Its peak memory (:func:`nmdcore.estimate_memory` reads it).
+    pages : tuple of str
+        Pages of the app that offer it (from :data:`PAGES`).
+    shares_tsvd_start : bool
+        True when ``init="tsvd"`` is exactly ``init={"W": U_r, "H": Σ_r V_rᵀ}``, the
+        factors of the TSVD baseline, so a caller that has them can pass them instead
+        of computing the truncation again.
     run : callable
         ``run(problem, start, params, monitor) -> (theta, factors)``.
     prepare_start : callable
@@ -140,6 +240,16 @@ class SolverSpec:
     extras: tuple = ()
     description: str = ""
     summary: str = ""
+    memory: MemoryModel = MemoryModel(held=3.0, transient=1.0)
+    pages: tuple = ("explore", "compare")
+    shares_tsvd_start: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.memory, MemoryModel):
+            raise TypeError(f"{self.key}: memory must be a MemoryModel, got {type(self.memory).__name__}")
+        unknown = [p for p in self.pages if p not in PAGES]
+        if unknown:
+            raise ValueError(f"{self.key}: unknown page {unknown[0]!r} (pages: {', '.join(PAGES)})")
 
     def defaults(self) -> dict:
         """Default value of every hyperparameter."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._errors import InitError
-from ._linalg import tsvd_exact
+from ._tsvd import tsvd_exact
 from ._problem import Problem
 
 INIT_NAMES = ("tsvd", "random")

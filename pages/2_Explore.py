@@ -39,7 +39,7 @@ def example_run(data) -> runs.Run | None:
                              meta={"example": True, "dataset": data.name, "seed": 0, "run": run})
 
 
-keys = controls.solvers_for()
+keys = controls.solvers_for("explore")
 left, right = st.columns([1, 2])
 with left:
     solver = controls.solver_picker(keys, key="explore_solver")
@@ -68,7 +68,7 @@ if submitted:
             "run": run_cfg}
     job = runs.Job(data.X, rank, solver, params, init=run_cfg["init"], max_iter=run_cfg["max_iter"],
                    time_limit=run_cfg["time_limit"], seed=seed)
-    refusal = uidata.memory_refusal(data.X.shape, solver, data.X.dtype.itemsize, rank)
+    refusal = uidata.memory_refusal(data.X, [solver], rank)
     hit = uidata.stored_result(record_key) if reuse else None
     if refusal:
         st.error(refusal)

@@ -13,10 +13,7 @@ layout.page("Compare", "Several solvers on the same data, the same start and the
 seed = layout.seed()
 data = layout.chosen_data()
 
-keys = [k for k in controls.solvers_for() if nmdcore.SOLVERS[k].iterative]
-if not keys:
-    layout.say_missing("An iterative ReLU-NMD solver")
-    st.stop()
+keys = [k for k in controls.solvers_for("compare") if nmdcore.SOLVERS[k].iterative]
 SLOT = "compare"
 default = [k for k in ("ebcd", "nmd_3b", "nmd_tm", "a_nmd") if k in keys][:3] or keys[:2]
 left, right = st.columns([1, 2])
@@ -32,10 +29,7 @@ with left:
                                 min_value=1, max_value=10,
                                 help="k > 1 runs each solver from k random starts (seeds seed … seed+k−1) "
                                      "and draws the mean and the best."))
-        params = {}
-        for key in chosen:
-            with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
-                params[key] = controls.hyperparameters(key, prefix="compare")
+        params = controls.hyperparameter_expanders(chosen, prefix="compare")
 with right:
     with runs.stop_row(SLOT, "compare_stop"):
         x_axis = persistent(st.radio, "compare_x", "time", "x axis", options=["time", "iteration"],
@@ -48,8 +42,7 @@ def curves_figure(histories):
 
 
 if submitted and chosen:
-    refusal = max((uidata.memory_refusal(data.X.shape, k, data.X.dtype.itemsize, rank) or "" for k in chosen),
-                  key=len)
+    refusal = uidata.memory_refusal(data.X, chosen, rank)
     if refusal:
         st.error(refusal)
     else:

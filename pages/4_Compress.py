@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 import nmdcore
+from nmdcore import metrics
 from ui import compress, controls, export, figures, layout, results, runs
 from ui import data as uidata
 from ui.results import tsvd_baseline
@@ -13,10 +14,7 @@ layout.page("Compress", "An NMF of the face images F ≈ X V (X ≥ 0 sparse, V 
                         "(2024), §III-C).")
 seed = layout.seed()
 
-solvers = controls.solvers_for(("three_block", "latent", "coordinate"))
-if not solvers:
-    layout.say_missing("A ReLU-NMD solver")
-    st.stop()
+solvers = controls.solvers_for("compress")
 
 offline = {e["name"]: e.get("offline") for e in uidata.catalogue()}
 sources = ["olivetti", "mnist5k"]
@@ -50,8 +48,8 @@ basis = compress.nmf_basis(source, nmf_rank, sweeps)
 U, M, shape = basis["U"], basis["M"], basis["image_shape"]
 m, k = U.shape
 nnz = int(np.count_nonzero(U))
-subset = (f" (the NMF error uses {compress.EQ10_MAX_COLUMNS} evenly spaced columns of F)"
-          if M.shape[1] > compress.EQ10_MAX_COLUMNS else "")
+subset = (f" (the NMF error uses {metrics.COMPRESSED_NMF_MAX_COLUMNS} evenly spaced columns of F)"
+          if M.shape[1] > metrics.COMPRESSED_NMF_MAX_COLUMNS else "")
 st.caption(f"X (the basis) is {m}×{k}, {1 - nnz / U.size:.0%} zeros, numerical rank {np.linalg.matrix_rank(U)}; "
            f"F (the images) is {M.shape[0]}×{M.shape[1]}{subset}.")
 
@@ -105,7 +103,7 @@ U_nmd = np.maximum(res.theta, 0)
 
 @st.cache_data(show_spinner="Solving the nonnegative least squares of eq. (10)…", max_entries=16)
 def eq10(data_key: str, which: str, _M, _U_hat) -> float:
-    return compress.compressed_nmf_error(_M, _U_hat)
+    return metrics.compressed_nmf_error(_M, _U_hat)
 
 
 e_orig = eq10(data_key, "original", M, U)
@@ -161,8 +159,8 @@ with st.expander("Errors versus r"):
             bar.progress(i / len(ranks), text=f"r = {rr}")
             out = compress.relu_compress(U, rr, res.solver, max_iter=run_cfg["max_iter"],
                                          time_limit=run_cfg["time_limit"], seed=seed)
-            rows_tsvd.append(compress.compressed_nmf_error(M, out["tsvd"]))
-            rows_nmd.append(compress.compressed_nmf_error(M, out["nmd"]))
+            rows_tsvd.append(metrics.compressed_nmf_error(M, out["tsvd"]))
+            rows_nmd.append(metrics.compressed_nmf_error(M, out["nmd"]))
         bar.empty()
         st.session_state["compress_curve_data"] = {"key": key, "ranks": ranks, "TSVD": rows_tsvd,
                                                    spec.label: rows_nmd, "original": e_orig}

@@ -3,7 +3,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import nmdcore
 from nmdcore import synthetic
 from ui import controls, figures, layout, results, runs
 from ui import data as uidata
@@ -15,10 +14,7 @@ layout.page("Symmetric", "A sparse symmetric X (a similarity graph, or the synth
                          "and TSVD.")
 seed = layout.seed()
 
-keys = controls.solvers_for(("symmetric",), input_kind=("symmetric",))
-if not keys:
-    layout.say_missing("The symmetric solver family (NSMD-APB/AAPB, SymANLS, SymHALS)")
-    st.stop()
+keys = controls.solvers_for("symmetric")
 
 SYNTHETIC, GRAPH = "Synthetic: a thresholded W Wᵀ (Wang (2025))", "kNN similarity graph of an image set"
 source = persistent(st.radio, "sym_source", SYNTHETIC, "Matrix", options=[SYNTHETIC, GRAPH], horizontal=True)
@@ -35,7 +31,7 @@ if source == SYNTHETIC:
 else:
     sets = [e for e in uidata.catalogue() if e.get("kind") == "image_set" and e.get("offline")]
     if not sets:
-        layout.say_missing("An offline image set")
+        st.info("No image set is available offline here; choose the synthetic matrix.")
         st.stop()
     name = persistent(c1.selectbox, "sym_images", sets[0]["name"], "Image set",
                       options=[e["name"] for e in sets],
@@ -69,10 +65,7 @@ with left:
         submitted = st.form_submit_button("Run", type="primary", key="sym_run", width="stretch")
         with_tsvd = persistent(st.checkbox, "sym_tsvd", True, "Also TSVD")
         run_cfg = controls.budgets("sym", max_iter=500, time_limit=10.0, starts=("tsvd", "random"))
-        params = {}
-        for key in chosen:
-            with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
-                params[key] = controls.hyperparameters(key, prefix="sym")
+        params = controls.hyperparameter_expanders(chosen, prefix="sym")
 with right:
     with runs.stop_row(SLOT, "sym_stop"):
         x_axis = persistent(st.radio, "sym_x", "time", "x axis", options=["time", "iteration"], horizontal=True)

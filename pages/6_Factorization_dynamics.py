@@ -12,10 +12,6 @@ layout.page("Factorization dynamics",
             "W and H stay balanced.")
 seed = layout.seed()
 
-if "gd" not in nmdcore.SOLVERS:
-    layout.say_missing("The gradient-descent solver (gd)")
-    st.stop()
-
 st.markdown("Here X is a real m×n matrix (entries of either sign) of exact rank d, with singular values spread "
             "evenly from 1 down to 1/κ; Θ = W H with W m×r and H r×n.")
 c1, c2, c3, c4 = st.columns(4)

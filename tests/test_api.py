@@ -16,7 +16,7 @@ from nmdcore import (
     ZeroMatrixError,
 )
 
-from conftest import reference_trace
+from tests.helpers import reference_trace
 
 
 @pytest.fixture
@@ -109,13 +109,6 @@ def test_tsvd_matches_reference(case):
     assert np.linalg.norm(res.theta - d["Theta"]) <= 1e-10 * np.linalg.norm(d["Theta"])
     assert res.relu_error == pytest.approx(float(d["relu_err"]), rel=1e-10)
     assert res.history["objective"][0] == pytest.approx(float(d["lin_err"]), rel=1e-10)
-
-
-def test_float32_stays_float32(X):
-    res = nmdcore.decompose(X.astype(np.float32), 3, solver="tsvd")
-    assert res.theta.dtype == np.float32
-    res64 = nmdcore.decompose(X, 3, solver="tsvd")
-    assert np.allclose(res.theta, res64.theta, atol=1e-4 * np.abs(res64.theta).max())
 
 
 def test_docstring_example_runs():

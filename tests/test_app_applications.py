@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_app_pages import interrupt_redraw, open_page
+from tests.helpers import interrupt_redraw, open_page
 
 
 @pytest.fixture

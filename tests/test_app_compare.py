@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
+from tests.helpers import finish_runs, open_page, page_run, stop_mid_run
 ITERATIVE = [k for k, s in nmdcore.SOLVERS.items() if s.iterative and s.input_kind != "symmetric"]
 pytestmark = pytest.mark.skipif(len(ITERATIVE) < 2, reason="needs two iterative solvers in nmdcore")
 

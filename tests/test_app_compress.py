@@ -1,13 +1,10 @@
 """AppTest stories of the Compress page (Wang, Cui & Han 2024, §III-C), on a small, quickly computed NMF basis."""
 from __future__ import annotations
 
-
-import numpy as np
 import pytest
 
 import nmdcore
-from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
-from ui import compress
+from tests.helpers import finish_runs, open_page, page_run, stop_mid_run
 
 
 @pytest.fixture
@@ -87,13 +84,3 @@ def test_stop_keeps_partial_compression(compress_page):
     assert len(at.image) >= 1 and at.metric  # the basis images and errors of the partial result
 
 
-def test_compressed_nmf_error_matches_column_by_column_nnls():
-    from scipy.optimize import nnls
-
-    rng = np.random.default_rng(0)
-    U = np.maximum(rng.standard_normal((60, 8)) - 0.5, 0)
-    M = np.maximum(rng.standard_normal((60, 30)), 0)
-    direct = np.sqrt(sum(nnls(U, M[:, j])[1] ** 2 for j in range(30))) / np.linalg.norm(M)
-    assert compress.compressed_nmf_error(M, U) == pytest.approx(direct, rel=1e-9)
-    # the error never increases when the basis gains columns
-    assert compress.compressed_nmf_error(M, U) <= compress.compressed_nmf_error(M, U[:, :4]) + 1e-12

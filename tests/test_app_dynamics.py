@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
+from tests.helpers import finish_runs, open_page, page_run, stop_mid_run
 pytestmark = pytest.mark.skipif("gd" not in nmdcore.SOLVERS, reason="no gd solver in nmdcore")
 
 

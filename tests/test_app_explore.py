@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
+from tests.helpers import finish_runs, open_page, page_run, stop_mid_run
 
 EXPLORE = "pages/2_Explore.py"
 
@@ -72,7 +72,7 @@ def test_default_page_offers_an_offline_dataset_and_registry_solvers():
     offered = set(solver_box.options)
     for key, spec in nmdcore.SOLVERS.items():
         label = f"{spec.label} — {spec.model}"
-        assert (label in offered) == (spec.input_kind != "symmetric"), key
+        assert (label in offered) == ("explore" in spec.pages), key
 
 
 def test_default_dataset_run_end_to_end():

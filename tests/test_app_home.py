@@ -1,7 +1,7 @@
 """AppTest story of the Home page's three-step tour."""
 from __future__ import annotations
 
-from test_app_pages import open_page
+from tests.helpers import open_page
 
 
 def test_tour_opens_explore_on_mnist_with_ebcd_at_rank_20_even_after_a_small_example():

@@ -7,7 +7,7 @@ import pytest
 
 import nmdcore
 from test_app_compare import open_compare
-from test_app_pages import finish_runs, page_run
+from tests.helpers import finish_runs, page_run
 from ui import results
 
 

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nmdcore
-from test_app_pages import finish_runs, open_page, page_run, stop_mid_run
+from tests.helpers import finish_runs, open_page, page_run, stop_mid_run
 SYMMETRIC = [k for k, s in nmdcore.SOLVERS.items() if s.family == "symmetric"]
 pytestmark = pytest.mark.skipif(not SYMMETRIC, reason="no symmetric solver in nmdcore")
 

@@ -485,3 +485,40 @@ def test_two_browser_sessions_never_see_each_others_runs(browser, app_url):
     finally:
         for context in contexts:
             context.close()
+
+
+def _choose(page, key: str, option: str) -> None:
+    widget(page, key).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+
+
+def _dataset_title(name: str) -> str:
+    from nmdcore import datasets
+
+    return next(e.title for e in datasets.available() if e.name == name)
+
+
+def test_rank_survives_the_5x5_example_and_controls_follow_the_spec(page, app_url):
+    """The rank asked for on a large matrix is clamped on the 5×5 example and comes back after it;
+    λ of NMD-TM is a log slider that reads in plain numbers."""
+    page.goto(f"{app_url}/Explore")
+    wait_for_app(page)
+    _choose(page, "dataset", _dataset_title("relu_lowrank"))
+    rank = widget(page, "rank").get_by_role("slider")
+    rank.focus()
+    for _ in range(5):  # 20 -> 15
+        page.keyboard.press("ArrowLeft")
+    expect(widget(page, "rank").get_by_test_id("stSliderThumbValue")).to_have_text("15")
+    widget(page, "run").get_by_role("button").click()  # the slider sits in the run form
+    wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("r = 15")
+    _choose(page, "dataset", _dataset_title("example_5x5"))
+    expect(widget(page, "rank").get_by_test_id("stSliderThumbValue")).to_have_text("4")
+    shot(page, "rank_on_5x5")
+    _choose(page, "dataset", _dataset_title("relu_lowrank"))
+    expect(widget(page, "rank").get_by_test_id("stSliderThumbValue")).to_have_text("15")
+    _choose(page, "explore_solver", "NMD-TM — 3B-T")
+    expect(widget(page, "explore_nmd_tm_lam").get_by_test_id("stSliderThumbValue")).to_have_text("0.0001")
+    no_exception(page)
+    shot(page, "controls_nmd_tm")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_DATASETS, require_shared
+from tests.helpers import REPO, SHARED_DATASETS, require_shared
 from nmdcore import DatasetError, NMDError
 from nmdcore import datasets
 from nmdcore.datasets import KINDS, Dataset

@@ -34,7 +34,7 @@ from nmdcore import (
 )
 from benchmarks.bench_uploads import lying_zip
 from nmdcore.datasets import from_files
-from test_app_pages import finish_runs, open_page, page_run
+from tests.helpers import finish_runs, open_page, page_run
 
 # --------------------------------------------------------------------------- inputs
 

@@ -6,9 +6,8 @@ import pytest
 
 import nmdcore
 from nmdcore import HyperparameterError, InitError, _kernels
-from nmdcore._linalg import randomized_tsvd, tsvd_exact, tsvd_gram
 
-from conftest import reference_trace, reference_traces_among
+from tests.helpers import reference_trace, reference_traces_among
 
 LATENT = ("naive", "a_nmd", "em", "a_em")
 TRACE_SOLVERS = {"Naive_NMD": "naive", "A_NMD": "a_nmd", "EM_NMD": "em"}
@@ -85,37 +84,11 @@ def test_same_seed_same_history(planted, solver, tsvd):
 
 
 @pytest.mark.parametrize("solver", LATENT)
-def test_callback_stops_and_keeps_history(planted, solver):
-    seen = []
-
-    def stop_at_three(progress):
-        seen.append(progress.iteration)
-        return progress.iteration == 3
-
-    res = nmdcore.decompose(planted, 4, solver, init="tsvd", max_iter=50, tol=0, tol_stall=0,
-                            callback=stop_at_three)
-    assert res.stop_reason == "callback" and res.n_iter == 3 and seen == [0, 1, 2, 3]
-    assert all(len(v) == 4 for v in res.history.values())
-    W, H = res.factors["W"], res.factors["H"]
-    assert np.allclose(res.theta, W @ H, atol=1e-12 * np.abs(res.theta).max())
-
-
-@pytest.mark.parametrize("solver", LATENT)
 def test_time_limit_returns_the_current_truncation(planted, solver):
     res = nmdcore.decompose(planted, 4, solver, init="random", random_state=0, max_iter=50, time_limit=0)
     assert res.stop_reason == "time_limit" and res.n_iter == 1
     assert np.array_equal(res.theta, res.factors["W"] @ res.factors["H"])
     assert len({len(v) for v in res.history.values()}) == 1
-
-
-@pytest.mark.parametrize("solver", LATENT)
-def test_float32_matches_float64(planted, solver):
-    runs = {dt: nmdcore.decompose(planted.astype(dt), 4, solver, init="tsvd", max_iter=20,
-                                  tol=0, tol_stall=0) for dt in (np.float32, np.float64)}
-    r32, r64 = runs[np.float32], runs[np.float64]
-    assert r32.theta.dtype == np.float32 and all(f.dtype == np.float32 for f in r32.factors.values())
-    assert np.allclose(r32.history["relu_error"], r64.history["relu_error"], rtol=1e-3, atol=1e-5)
-    assert np.linalg.norm(r32.theta - r64.theta) <= 1e-4 * np.linalg.norm(r64.theta)
 
 
 def test_a_em_records_relu_error(sparse_full_rank):
@@ -177,76 +150,3 @@ def test_non_finite_iterate_ends_as_diverged(planted, solver):
     assert np.array_equal(res.theta, theta0)
 
 
-def test_tsvd_gram_matches_full_eigendecomposition():
-    rng = np.random.default_rng(5)
-    for shape in ((30, 45), (45, 30)):
-        Z = rng.standard_normal(shape)
-        W, H = tsvd_gram(Z, 6)
-        W_ref, H_ref = tsvd_exact(Z, 6)
-        assert np.allclose(W.T @ W, np.eye(6), atol=1e-12)
-        assert np.allclose(W @ H, W_ref @ H_ref, atol=1e-12)
-
-
-def _gapped_matrix(rng, m=120, n=90, rank=5):
-    U = np.linalg.qr(rng.standard_normal((m, n)))[0]
-    V = np.linalg.qr(rng.standard_normal((n, n)))[0]
-    s = np.concatenate([np.linspace(10.0, 6.0, rank), 0.5 * 0.9 ** np.arange(n - rank)])
-    return (U * s) @ V.T
-
-
-def test_randomized_tsvd_converges_to_the_exact_truncation():
-    rng = np.random.default_rng(0)
-    A = _gapped_matrix(rng)
-    W_exact, H_exact = tsvd_exact(A, 5)
-    exact = W_exact @ H_exact
-    W, H, basis = randomized_tsvd(A, 5, n_oversamples=5, n_power_iter=8, random_state=1)
-    assert np.allclose(W.T @ W, np.eye(5), atol=1e-12)
-    assert np.linalg.norm(W @ H - exact) <= 1e-10 * np.linalg.norm(exact)
-    # warm starts: one power step per call from a poor (cold, unrefined) subspace converges too
-    W, H, basis = randomized_tsvd(A, 5, n_oversamples=5, n_power_iter=0, random_state=2)
-    gaps = []
-    for _ in range(12):
-        W, H, basis = randomized_tsvd(A, 5, basis=basis, n_oversamples=5, n_power_iter=1)
-        gaps.append(np.linalg.norm(W @ H - exact) / np.linalg.norm(exact))
-    assert gaps[-1] <= 1e-10 and gaps[-1] < gaps[0]
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_randomized_tsvd_basis_is_orthonormal_and_projection_is_WtA(dtype):
-    A = _gapped_matrix(np.random.default_rng(4)).astype(dtype)
-    W, H, basis, WtA = randomized_tsvd(A, 5, n_oversamples=5, n_power_iter=4, random_state=1, projection=True)
-    eps = np.finfo(dtype).eps
-    B = basis.astype(np.float64)
-    assert basis.shape == (120, 10) and np.abs(B.T @ B - np.eye(10)).max() < 50 * eps
-    assert np.array_equal(W, basis[:, :5])
-    exact = W.astype(np.float64).T @ A.astype(np.float64)
-    assert WtA.dtype == dtype and np.linalg.norm(WtA - exact) <= 50 * eps * np.linalg.norm(exact)
-    # H = Σ_r V_rᵀ: its rows are orthogonal, with norms the leading singular values, descending
-    s = np.linalg.svd(A.astype(np.float64), compute_uv=False)[:5]
-    HHt = H.astype(np.float64) @ H.astype(np.float64).T
-    assert np.allclose(np.sqrt(np.diag(HHt)), s, rtol=50 * eps)
-    assert np.abs(HHt - np.diag(np.diag(HHt))).max() <= 50 * eps * s[0] ** 2
-
-
-def test_randomized_tsvd_is_reproducible():
-    rng = np.random.default_rng(1)
-    A = rng.standard_normal((60, 40))
-    first = randomized_tsvd(A, 3, random_state=42, n_power_iter=1)
-    second = randomized_tsvd(A, 3, random_state=np.random.default_rng(42), n_power_iter=1)
-    other = randomized_tsvd(A, 3, random_state=43, n_power_iter=1)
-    assert all(np.array_equal(a, b) for a, b in zip(first, second))
-    assert not np.array_equal(first[0], other[0])
-
-
-def test_randomized_tsvd_keeps_float32():
-    A = np.random.default_rng(2).standard_normal((50, 30)).astype(np.float32)
-    W, H, basis = randomized_tsvd(A, 4, random_state=0)
-    assert W.dtype == H.dtype == basis.dtype == np.float32
-
-
-def test_tsvd_baseline_randomized_method():
-    A = np.abs(_gapped_matrix(np.random.default_rng(3)))
-    exact = nmdcore.decompose(A, 5, "tsvd")
-    fast = [nmdcore.decompose(A, 5, "tsvd", method="randomized", random_state=9) for _ in range(2)]
-    assert np.array_equal(fast[0].theta, fast[1].theta)
-    assert np.linalg.norm(fast[0].theta - exact.theta) <= 1e-6 * np.linalg.norm(exact.theta)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import nmdcore
-from conftest import OFFSET_TRACES as TRACES
-from conftest import require_shared
+from tests.helpers import OFFSET_TRACES as TRACES
+from tests.helpers import require_shared
 
 SOLVER_KEYS = {"Naive_NMD_mc": "naive", "A_NMD_mc": "a_nmd", "BCD_NMD_mc": "bcd", "eBCD_NMD_mc": "ebcd",
                "NMD_3B_mc": "nmd_3b"}

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from conftest import BUNDLED_OFFSET_TRACES, BUNDLED_TRACES, FULL_OFFSET_TRACES, FULL_TRACES
+from tests.helpers import BUNDLED_OFFSET_TRACES, BUNDLED_TRACES, FULL_OFFSET_TRACES, FULL_TRACES
 
 #: Most bytes the shipped subset may take (it travels with every clone).
 BUDGET_BYTES = 1_500_000

@@ -26,7 +26,7 @@ from nmdcore.solvers.symmetric import (
 )
 from nmdcore.synthetic import symmetric_relu
 
-from conftest import reference_trace
+from tests.helpers import reference_trace
 
 SYMMETRIC = ("nsmd_apb", "nsmd_aapb", "sym_anls", "sym_hals")
 NSMD = ("nsmd_apb", "nsmd_aapb")
@@ -206,22 +206,6 @@ def test_eigen_start_is_best_psd_approximation(M):
     res = nmdcore.decompose(M, 3, solver="nsmd_apb", max_iter=0)
     assert res.history["relu_error"][0] == pytest.approx(
         np.linalg.norm(M - np.maximum(best, 0)) / np.linalg.norm(M), rel=1e-10)
-
-
-@pytest.mark.parametrize("key", SYMMETRIC)
-def test_random_start_is_seeded(M, key):
-    a = nmdcore.decompose(M, 3, solver=key, init="random", max_iter=5, random_state=11)
-    b = nmdcore.decompose(M, 3, solver=key, init="random", max_iter=5, random_state=11)
-    np.testing.assert_array_equal(a.theta, b.theta)
-
-
-@pytest.mark.parametrize("key", SYMMETRIC)
-def test_float32_stays_float32(M, key):
-    r32 = nmdcore.decompose(M.astype(np.float32), 3, solver=key, max_iter=10)
-    r64 = nmdcore.decompose(M, 3, solver=key, max_iter=10)
-    assert r32.theta.dtype == np.float32
-    assert all(F.dtype == np.float32 for F in r32.factors.values())
-    assert np.allclose(r32.theta, r64.theta, atol=1e-3 * np.abs(r64.theta).max())
 
 
 # ---------------------------------------------------------------- bad input

@@ -1,43 +1,22 @@
 """Three-block solvers (bcd, ebcd, nmd_3b, nmd_tm): reference traces and properties."""
-import json
-
 import numpy as np
 import pytest
 
 import nmdcore
 from nmdcore._monitor import DIVERGENCE_LIMIT
 from nmdcore import HyperparameterError, InitError, _kernels
-from nmdcore._linalg import RowBlockRunner, SingularGramWarning
+from nmdcore._linalg import SingularGramWarning
+from nmdcore._parallel import RowBlockRunner
 from nmdcore.solvers import three_block
 
-from conftest import reference_trace, reference_traces_among
+from tests.helpers import THREE_BLOCK_REFERENCE_NAME, reference_trace, reference_traces_among, run_trace
 
 THREE_BLOCK = ("bcd", "ebcd", "nmd_3b", "nmd_tm")
-REFERENCE_NAME = {"BCD_NMD": "bcd", "eBCD_NMD": "ebcd", "NMD_3B": "nmd_3b", "NMD_TM": "nmd_tm"}
 TRACES = reference_traces_among(f"{case}_{solver}_{init}_it{maxit}"
                                 for case in ("lr60x40", "sp50x70", "sym40")
-                                for solver in REFERENCE_NAME
+                                for solver in THREE_BLOCK_REFERENCE_NAME
                                 for init in ("rand", "tsvd")
                                 for maxit in (50, 300))
-
-
-def reference_params(solver: str, params: dict) -> dict:
-    """The trace's parameters under nmdcore's names."""
-    if solver == "eBCD_NMD":
-        return {k: params[k] for k in ("alpha", "mu", "alpha_max", "delta_bar")}
-    if solver == "NMD_3B":
-        return {"beta": params["beta1"]}
-    if solver == "NMD_TM":
-        return {"lam": params["lambda"], "alpha": params["beta1"], "beta": 1.0 + params["beta2"]}
-    return {}
-
-
-def run_trace(d, **overrides):
-    solver = str(d["solver"])
-    kwargs = dict(init={"W": d["W0"], "H": d["H0"], "Z": d["Z0"]}, max_iter=int(d["maxit"]),
-                  tol=0, tol_stall=0, **reference_params(solver, json.loads(str(d["params_json"]))))
-    kwargs.update(overrides)
-    return nmdcore.decompose(d["X"], int(d["r"]), REFERENCE_NAME[solver], **kwargs)
 
 
 @pytest.fixture(autouse=True, params=["numpy", "numba"])
@@ -95,14 +74,6 @@ def test_reference_trace_with_many_row_blocks_on_two_threads(name, monkeypatch):
     assert np.allclose(res.history["objective"], d["err"], rtol=1e-8, atol=1e-12)
     gap = np.linalg.norm(res.theta - d["Theta"]) / np.linalg.norm(d["Theta"])
     assert gap <= max(1e-10, 100 * float(d["theta_rel_np"]))
-
-
-def test_row_block_runner_sums_in_a_fixed_order():
-    A = np.random.default_rng(5).standard_normal((101, 13)).astype(np.float32)
-    sums = [RowBlockRunner(A.shape, A.dtype, block_bytes=3 * 13 * 4, workers=w).map(
-        lambda rows, s: (RowBlockRunner.sq(A[rows], s), rows.stop - rows.start)) for w in (1, 2, 3)]
-    assert sums[0][1] == 101 and sums[0][0] == pytest.approx(np.sum(A.astype(np.float64) ** 2), rel=1e-14)
-    assert np.array_equal(sums[0], sums[1]) and np.array_equal(sums[0], sums[2])
 
 
 @pytest.mark.parametrize("solver", THREE_BLOCK)
@@ -163,41 +134,6 @@ def test_ebcd_keeps_working_when_its_factors_lose_rank():
     assert res.relu_error < 1e-12
     W = res.factors["W"]
     assert np.abs(W.T @ W - np.eye(5)).max() < 1e-12
-
-
-@pytest.mark.parametrize("solver", THREE_BLOCK)
-def test_float32_stays_float32_and_agrees_with_float64(solver, planted):
-    X = planted + 0.05 * (planted > 0)  # not exactly low-rank: errors stay well above float32 noise
-    kw = dict(init="tsvd", max_iter=25, tol=0, tol_stall=0)
-    r64 = nmdcore.decompose(X, 3, solver, **kw)
-    r32 = nmdcore.decompose(X.astype(np.float32), 3, solver, **kw)
-    assert r32.theta.dtype == np.float32
-    assert all(F.dtype == np.float32 for F in r32.factors.values())
-    for key in ("objective", "relu_error"):
-        assert np.allclose(r32.history[key], r64.history[key], rtol=2e-3, atol=1e-5)
-
-
-@pytest.mark.parametrize("solver", THREE_BLOCK)
-def test_same_random_state_gives_identical_history(solver, planted):
-    runs = [nmdcore.decompose(planted, 3, solver, init="random", random_state=7, max_iter=20,
-                              tol=0, tol_stall=0) for _ in range(2)]
-    assert np.array_equal(runs[0].history["objective"], runs[1].history["objective"])
-    assert np.array_equal(runs[0].theta, runs[1].theta)
-
-
-@pytest.mark.parametrize("solver", THREE_BLOCK)
-def test_callback_true_stops_the_run(solver, planted):
-    seen = []
-
-    def stop_after_two(progress):
-        seen.append(progress.iteration)
-        return progress.iteration == 2
-
-    res = nmdcore.decompose(planted, 3, solver, max_iter=50, tol=0, tol_stall=0, callback=stop_after_two)
-    assert seen == [0, 1, 2]
-    assert res.stop_reason == "callback" and res.n_iter == 2
-    assert len(res.history["objective"]) == 3
-    assert np.allclose(res.factors["W"] @ res.factors["H"], res.theta)
 
 
 def test_nmd_tm_from_random_diverges_cleanly():
@@ -279,97 +215,14 @@ def test_specs_describe_the_contract():
     assert (nmdcore.SOLVERS["nmd_tm"].tol, nmdcore.SOLVERS["nmd_tm"].tol_stall) == (1e-4, 1e-5)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cholqr2_gives_an_orthonormal_basis_and_falls_back_to_householder(dtype):
-    from nmdcore._linalg import cholqr2
-    rng = np.random.default_rng(1)
-    A = (rng.standard_normal((500, 6)) @ np.diag(10.0 ** -np.arange(6))).astype(dtype)  # cond 1e5
-    B = A.copy()
-    B[:, 5] = B[:, 4]  # rank-deficient: Cholesky fails, Householder QR takes over
-    tol = 50 * np.finfo(dtype).eps
-    for M in (A, B):
-        Q = cholqr2(M)
-        assert Q.dtype == dtype and Q.shape == M.shape
-        assert np.abs(Q.T.astype(np.float64) @ Q - np.eye(6)).max() < tol
-    Q = cholqr2(A).astype(np.float64)
-    assert np.linalg.norm(Q @ (Q.T @ A) - A) <= 1e3 * tol * np.linalg.norm(A)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cholesky_qr_takes_one_round_only_on_a_well_conditioned_matrix(dtype, monkeypatch):
-    from nmdcore import _linalg
-    rng = np.random.default_rng(2)
-    base = np.linalg.qr(rng.standard_normal((3000, 8)))[0]
-    well = (base @ np.diag(np.linspace(1.0, 3.0, 8))).astype(dtype)   # κ₂ = 3
-    ill = (base @ np.diag(np.logspace(0, 3, 8))).astype(dtype)        # κ₂ = 1e3: two rounds
-    singular = well.copy()
-    singular[:, 7] = singular[:, 6]                                   # Householder QR
-    grams = []
-    real_gram64 = _linalg.gram64
-    monkeypatch.setattr(_linalg, "gram64", lambda *a, **k: grams.append(1) or real_gram64(*a, **k))
-    eps = np.finfo(dtype).eps
-    for A, rounds in ((well, 1), (ill, 2)):
-        grams.clear()
-        Q, T = _linalg.cholesky_qr(A, widen=False)
-        assert len(grams) == rounds and Q.dtype == dtype and T.dtype == np.float64
-        Q64 = Q.astype(np.float64)
-        assert np.abs(Q64.T @ Q64 - np.eye(8)).max() < 50 * eps
-        assert np.allclose(np.tril(T, -1), 0)
-        # Q = A T: what lets eBCD form W_eᵀ Z as Tᵀ (Aᵀ Z) without the Q products
-        assert np.linalg.norm(A.astype(np.float64) @ T - Q64) <= 50 * eps * np.linalg.norm(Q64)
-    grams.clear()
-    assert len(_linalg.cholesky_qr(well, adaptive=False)) == 2 and len(grams) == 2
-    Q, T = _linalg.cholesky_qr(singular)
-    assert T is None and np.abs(Q.T.astype(np.float64) @ Q - np.eye(8)).max() < 50 * eps
-    Q, T = _linalg.cholesky_qr(np.full((20, 3), np.inf, dtype))
-    assert T is None and np.isnan(Q).all()
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cholqr2_deferred_returns_the_second_factor_unapplied(dtype):
-    """Q T is orthonormal and spans A (what randomized_tsvd's folded rotation relies on); a
-    rank-deficient A falls back to Householder (T = I), a non-finite one gives NaN."""
-    from nmdcore._linalg import cholqr2_deferred
-    rng = np.random.default_rng(3)
-    U, V = (np.linalg.qr(rng.standard_normal(shape))[0] for shape in ((2000, 7), (7, 7)))
-    A = ((U * np.logspace(0, 2, 7)) @ V.T).astype(dtype)  # κ₂ = 1e2, columns mixed
-    singular = A.copy()
-    singular[:, 6] = singular[:, 5]
-    eps = np.finfo(dtype).eps
-    for M, householder in ((A, False), (singular, True)):
-        Q, T = cholqr2_deferred(M, widen=False)
-        assert Q.dtype == dtype and Q.shape == M.shape and T.dtype == np.float64
-        assert np.allclose(np.tril(T, -1), 0) and np.array_equal(T, np.eye(7)) == householder
-        S = Q.astype(np.float64) @ T
-        assert np.abs(S.T @ S - np.eye(7)).max() < 50 * eps
-        if not householder:
-            # at this conditioning one round is not enough: Q alone misses the tolerance Q T meets
-            assert np.abs(Q.T.astype(np.float64) @ Q - np.eye(7)).max() > 50 * eps
-            M64 = M.astype(np.float64)
-            assert np.linalg.norm(S @ (S.T @ M64) - M64) <= 1e3 * eps * np.linalg.norm(M64)
-    Q, T = cholqr2_deferred(np.full((20, 3), np.inf, dtype))
-    assert np.isnan(Q).all() and np.array_equal(T, np.eye(3))
-
-
-def test_spd_inverse_and_axpby():
-    from nmdcore._linalg import axpby_inplace, spd_inverse
-    G = np.array([[4.0, 1.0], [1.0, 3.0]])
-    assert np.allclose(spd_inverse(G) @ G, np.eye(2), atol=1e-15)
-    assert np.isnan(spd_inverse(np.array([[np.inf, 0], [0, 1.0]]))).all()
-    with pytest.warns(SingularGramWarning):
-        assert np.allclose(spd_inverse(np.ones((2, 2))), np.linalg.pinv(np.ones((2, 2))))
-    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
-    assert np.allclose(axpby_inplace(1.7, x, -0.7, y), 1.7 * x - 0.7, rtol=1e-15) and y[0, 0] == -0.7
-
-
 @pytest.mark.parametrize("solver", THREE_BLOCK)
 def test_memory_peak_in_m_by_n_arrays(solver, kernel_backend, monkeypatch):
     """During the iterations: the problem's copy of X and the solver's m×n states (ebcd: D and
     D_e; nmd_3b, nmd_tm: Z and Θ_old; bcd: Z), plus ``problem.lower`` or U on the NumPy backend;
     Θ is formed after the states are freed. On two workers the row-block scratch is ≤ 4 MiB."""
     import tracemalloc
-    from nmdcore import _linalg
-    monkeypatch.setattr(_linalg, "available_cpus", lambda: 2)
+    from nmdcore import _parallel
+    monkeypatch.setattr(_parallel, "available_cpus", lambda: 2)
     m, n, r = 8000, 400, 5
     rng = np.random.default_rng(0)
     X = np.maximum(0, rng.standard_normal((m, r)) @ rng.standard_normal((r, n)))

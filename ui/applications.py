@@ -32,14 +32,6 @@ def _solver_choice(keys: list, key: str, default: list) -> list:
                       format_func=controls.solver_label)
 
 
-def _hyperparameters(chosen: list, prefix: str) -> dict:
-    params = {}
-    for key in chosen:
-        with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
-            params[key] = controls.hyperparameters(key, prefix=prefix)
-    return params
-
-
 def _jobs(chosen: list, params: dict, seed: int, init: str, *, extra: dict | None = None, tsvd: bool) -> list:
     jobs = [{"solver": k, "params": {**params[k], **(extra or {})}, "seed": seed, "init": init,
              "label": nmdcore.SOLVERS[k].label} for k in chosen]
@@ -98,7 +90,7 @@ def completion(seed: int) -> None:
                 "X = max(0, Θ*). A rank-r* ReLU-NMD of X recovers Θ* itself — the hidden negative entries "
                 "too — while the truncated SVD of X does not (Saul (2022); Gillis, Porcelli & Seraghiti "
                 "(2025), §5.1).")
-    keys = controls.solvers_for(("three_block", "latent"))
+    keys = controls.solvers_for("applications")
     c1, c2 = st.columns(2)
     size = int(persistent(c1.slider, "apps_comp_size", 100, "Matrix size m = n", min_value=30, max_value=400,
                           step=10))
@@ -114,7 +106,7 @@ def completion(seed: int) -> None:
         with st.form("apps_comp_form"):
             rank = int(persistent(st.slider, "apps_comp_rank", r_true, "Rank r", min_value=1, max_value=30))
             run_cfg = controls.budgets("apps_comp", max_iter=2000, time_limit=10.0)
-            params = _hyperparameters(chosen, "apps_comp")
+            params = controls.hyperparameter_expanders(chosen, "apps_comp")
             submitted = st.form_submit_button("Run", type="primary", key="apps_comp_run", width="stretch")
         st.button("Stop", key="apps_comp_stop", width="stretch")
     with right:
@@ -211,7 +203,7 @@ def distances(seed: int) -> None:
         chosen = _solver_choice(list(OFFSET_SOLVERS), "apps_dist_solvers", ["ebcd", "a_nmd", "nmd_3b"])
         with st.form("apps_dist_form"):
             run_cfg = controls.budgets("apps_dist", max_iter=100_000, time_limit=10.0, starts=("random", "tsvd"))
-            params = _hyperparameters(chosen, "apps_dist")
+            params = controls.hyperparameter_expanders(chosen, "apps_dist")
             submitted = st.form_submit_button("Run", type="primary", key="apps_dist_run", width="stretch")
         st.button("Stop", key="apps_dist_stop", width="stretch")
     with right:
@@ -328,7 +320,7 @@ def embedding(seed: int) -> None:
                 "(Saul (2022), TMLR; Gillis, Porcelli & Seraghiti (2025), §5.3).")
     data = layout.chosen_data(kinds=("image_set",))
     total = data.X.shape[1]
-    keys = controls.solvers_for(("three_block", "latent"))
+    keys = controls.solvers_for("applications")
     c1, c2, c3 = st.columns(3)
     count = int(persistent(c1.slider, "apps_emb_count", 300, "Images (evenly spaced)", min_value=20,
                            max_value=800, step=20))

@@ -9,14 +9,9 @@ import nmdcore
 
 from .state import kept, persistent, set_kept
 
-#: Families whose solvers take a general nonnegative X (the Explore and Compare pages).
-GENERAL_FAMILIES = ("baseline", "latent", "three_block", "coordinate", "factorization")
-
-
-def solvers_for(families=GENERAL_FAMILIES, *, input_kind=("nonnegative", "real")) -> list[str]:
-    """Registry keys of the solvers in ``families`` that accept ``input_kind``, in registry order."""
-    return [k for k, s in nmdcore.SOLVERS.items()
-            if s.family in families and s.input_kind in input_kind]
+def solvers_for(page: str) -> list[str]:
+    """Registry keys of the solvers whose spec offers them on ``page`` (``SolverSpec.pages``), in order."""
+    return [k for k, s in nmdcore.SOLVERS.items() if page in s.pages]
 
 
 def solver_label(key: str) -> str:
@@ -50,43 +45,67 @@ def solver_notes(keys: list[str]) -> None:
                 st.markdown(f"**{nmdcore.SOLVERS[key].label}** — {solver_words(key)}")
 
 
-def _log_grid(low: float, high: float, default: float) -> list[float]:
-    lo = math.floor(math.log10(low)) if low and low > 0 else -8
-    hi = math.ceil(math.log10(high)) if high and math.isfinite(high) else lo + 10
-    grid = {float(f"{m}e{e}") for e in range(lo, hi + 1) for m in (1, 2, 5)}
-    grid.add(float(default))
-    return sorted(v for v in grid if (low is None or v >= low) and (high is None or v <= high))
+def plain_number(value: float) -> str:
+    """A value as a user reads it: ``0.0001`` rather than ``1e-04``, ``20`` rather than ``20.0``."""
+    text = f"{value:.12g}"
+    if "e" in text:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text
+
+
+def log_grid(low: float, high: float, default: float) -> list[float]:
+    """1-2-5 steps per decade from ``low`` to ``high`` (both > 0), plus ``default``."""
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    grid = {float(f"{m}e{e}") for e in range(lo, hi + 1) for m in (1, 2, 5)} | {float(default)}
+    return sorted(v for v in grid if low <= v <= high)
+
+
+def _slider_ends(h) -> tuple[float, float]:
+    """The slider's range, pulled inside strict bounds by one step."""
+    low, high = h.range()
+    step = _step(low, high)
+    if h.low_open and h.low is not None and low <= h.low:
+        low = h.low + step
+    if h.high_open and h.high is not None and high >= h.high:
+        high = h.high - step
+    return low, high
+
+
+def _step(low: float, high: float) -> float:
+    return 10.0 ** (math.floor(math.log10(high - low)) - 2)
 
 
 def hyperparameter_widget(spec, h, key: str):
-    """One widget for hyperparameter ``h`` of ``spec``, within its bounds, with its help."""
+    """The control ``h.widget`` names for hyperparameter ``h`` of ``spec``, within its range, with its help."""
     label = f"{h.symbol} ({h.name})" if h.symbol else h.name
     help_text = h.help or None
-    if h.kind == "choice":
+    kind = h.widget
+    if kind == "select":
         return persistent(st.selectbox, key, h.default, label, options=list(h.choices), help=help_text)
-    if h.kind == "bool":
+    if kind == "checkbox":
         return persistent(st.checkbox, key, bool(h.default), label, help=help_text)
+    if kind == "log_slider":
+        low, high = h.range()
+        grid = [v for v in log_grid(low, high, h.default)
+                if not ((h.low_open and v == h.low) or (h.high_open and v == h.high))]
+        return float(persistent(st.select_slider, key, float(h.default), label, options=grid,
+                                format_func=plain_number, help=help_text))
+    if kind == "slider":
+        low, high = _slider_ends(h)
+        if h.kind == "int":
+            return int(persistent(st.slider, key, int(h.default), label, min_value=int(math.ceil(low)),
+                                  max_value=int(math.floor(high)), step=1, help=help_text))
+        default = float(min(max(h.default, low), high))
+        return float(persistent(st.slider, key, default, label, min_value=float(low), max_value=float(high),
+                                step=_step(*h.range()), format="%g", help=help_text))
     if h.kind == "int":
         lo = None if h.low is None else int(math.floor(h.low)) + (1 if h.low_open else 0)
         hi = None if h.high is None else int(math.ceil(h.high)) - (1 if h.high_open else 0)
         return int(persistent(st.number_input, key, int(h.default), label, min_value=lo, max_value=hi,
                               step=1, help=help_text))
-    low, high = h.low, h.high
-    if h.log and low is not None and low >= 0:
-        grid = _log_grid(low if low > 0 else 1e-8, high if high is not None else math.inf, h.default)
-        grid = [v for v in grid if not ((h.low_open and v == low) or (h.high_open and v == high))]
-        return float(persistent(st.select_slider, key, float(h.default), label, options=grid,
-                                format_func=lambda v: f"{v:g}", help=help_text))
-    if low is not None and high is not None and high - low <= 10:
-        step = 10.0 ** (math.floor(math.log10(high - low)) - 2)
-        lo = low + step if h.low_open else low
-        hi = high - step if h.high_open else high
-        default = float(min(max(h.default, lo), hi))
-        return float(persistent(st.slider, key, default, label, min_value=float(lo), max_value=float(hi),
-                                step=float(step), help=help_text))
     eps = 1e-12
-    lo = None if low is None else float(low + eps if h.low_open else low)
-    hi = None if high is None else float(high - eps if h.high_open else high)
+    lo = None if h.low is None else float(h.low + eps if h.low_open else h.low)
+    hi = None if h.high is None else float(h.high - eps if h.high_open else h.high)
     return float(persistent(st.number_input, key, float(h.default), label, min_value=lo, max_value=hi,
                             format="%g", help=help_text))
 
@@ -102,13 +121,30 @@ def hyperparameters(solver: str, prefix: str = "hp") -> dict:
     return values
 
 
+def hyperparameter_expanders(solvers, prefix: str) -> dict:
+    """One expander of hyperparameter widgets per solver (pages that run several); ``{key: values}``."""
+    values = {}
+    for key in solvers:
+        with st.expander(f"{nmdcore.SOLVERS[key].label} hyperparameters"):
+            values[key] = hyperparameters(key, prefix=prefix)
+    return values
+
+
 def rank_slider(shape, key: str = "rank", default: int = 20, cap: int = 200, inclusive=False) -> int:
-    """Rank r between 1 and min(m, n) − 1 (at most ``cap``); kept across pages."""
+    """Rank r between 1 and min(m, n) − 1 (at most ``cap``); kept across pages.
+
+    The rank the user asked for is remembered apart from the slider: a small matrix
+    (the 5×5 example) shows it clamped to what fits, and a larger one gets it back.
+    """
     top = max(1, min(min(shape) - (0 if inclusive else 1), cap))
-    value = int(st.session_state.get(key, kept(key, default)))
-    set_kept(key, min(max(value, 1), top))
-    return int(persistent(st.slider, key, default, "Rank r", min_value=1, max_value=max(top, 2),
-                          help="Target rank of Θ."))
+    wanted_key = f"_wanted_{key}"
+    wanted = int(st.session_state.get(wanted_key, kept(key, default)))
+    shown = min(max(wanted, 1), top)
+    set_kept(key, shown)  # the default of a slider re-mounted with the new bounds
+    value = int(persistent(st.slider, key, shown, "Rank r", min_value=1, max_value=max(top, 2),
+                           help="Target rank of Θ."))
+    st.session_state[wanted_key] = value if value != shown else wanted  # moved by the user: a new wish
+    return value
 
 
 def budgets(prefix: str, *, max_iter=300, time_limit=20.0, starts=("tsvd", "random")) -> dict:

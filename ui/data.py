@@ -1,59 +1,76 @@
 """Datasets for the pages: catalogue, cached loading, uploads, content keys, memory checks."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 import nmdcore
+from nmdcore import datasets
+from nmdcore.datasets import Dataset
 
 #: Preferred default datasets, best first: offline, image-like, quick to solve.
 DEFAULT_DATASETS = ("mnist5k", "mnist_5k", "orl_faces_32x32", "orl32", "orl")
 
-#: m×n arrays a solver keeps alive at once, by family then key.
-ARRAYS_PER_SOLVER = {
-    "tsvd": 2, "naive": 3, "a_nmd": 6, "em": 4, "a_em": 5, "bcd": 3, "ebcd": 6,
-    "nmd_3b": 5, "nmd_tm": 5, "cd": 3, "gd": 3, "nsmd_apb": 3, "nsmd_aapb": 3,
-    "sym_anls": 1, "sym_hals": 1,
-}
-#: Extra m×n arrays the app holds besides the solver (data, TSVD baseline, Θ, display).
+#: m×n arrays the app holds besides a run: the data, the TSVD baseline's Θ, the Θ on display.
 APP_ARRAYS = 3
-#: Byte budget of one run unless NMD_APP_MEMORY_MB says otherwise.
+#: Byte budget of one run unless NMD_APP_MEMORY_MB says otherwise (and at most half the free memory).
 DEFAULT_BUDGET_MB = 4096
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Data:
-    """A matrix ready for the pages.
+    """A :class:`nmdcore.datasets.Dataset` ready for the pages: dense, read-only, with a content key.
 
     Attributes
     ----------
+    dataset : nmdcore.datasets.Dataset
+        What the catalogue or the upload returned (name, title, kind, image shape, labels,
+        skipped files, source, ...); the properties below read it.
     X : ndarray
         m×n float matrix (images as columns when ``image_shape`` is set); read-only.
     key : str
         SHA-256 of the bytes, shape and dtype of ``X``: the cache key of everything
         computed from it.
-    name, title : str
-    image_shape : tuple or None
-    labels : ndarray or None
-    skipped : tuple
-        ``(item, reason)`` pairs that an upload could not use.
+    from_catalogue : bool
+        True for a catalogue entry (the Python snippet can then load it by name).
     """
 
+    dataset: Dataset
     X: np.ndarray
     key: str
-    name: str
-    title: str
-    image_shape: tuple | None = None
-    labels: np.ndarray | None = None
-    skipped: tuple = ()
     from_catalogue: bool = False
-    kind: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
+
+    @property
+    def title(self) -> str:
+        return self.dataset.title or self.dataset.name
+
+    @property
+    def image_shape(self) -> tuple | None:
+        shape = self.dataset.image_shape
+        return None if shape is None else tuple(int(s) for s in shape)
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return self.dataset.labels
+
+    @property
+    def skipped(self) -> tuple:
+        return tuple(self.dataset.skipped or ())
+
+    @property
+    def kind(self) -> str:
+        return self.dataset.kind
 
     @property
     def is_images(self) -> bool:
@@ -77,30 +94,11 @@ def bytes_key(files) -> str:
     return h.hexdigest()
 
 
-def _datasets_module():
-    try:
-        from nmdcore import datasets
-    except ImportError:
-        return None
-    return datasets if hasattr(datasets, "available") and hasattr(datasets, "load") else None
-
-
-def datasets_ready() -> bool:
-    """True when :mod:`nmdcore.datasets` is part of the engine."""
-    return _datasets_module() is not None
-
-
 @st.cache_data(show_spinner=False)
 def catalogue() -> list[dict]:
     """The dataset catalogue as plain dicts (name, title, description, offline, kind)."""
-    module = _datasets_module()
-    if module is None:
-        return []
-    out = []
-    for entry in module.available():
-        out.append({k: getattr(entry, k, None) if not isinstance(entry, dict) else entry.get(k)
-                    for k in ("name", "title", "description", "offline", "kind")})
-    return out
+    return [{k: getattr(entry, k, None) for k in ("name", "title", "description", "offline", "kind")}
+            for entry in datasets.available()]
 
 
 def default_dataset_name(entries: list[dict]) -> str | None:
@@ -113,20 +111,15 @@ def default_dataset_name(entries: list[dict]) -> str | None:
     return (offline or names or [None])[0]
 
 
-def _as_data(ds, title: str, from_catalogue: bool = False) -> Data:
-    X = ds.X
-    if hasattr(X, "toarray"):
-        X = X.toarray()
+def _as_data(ds: Dataset, title: str | None = None, from_catalogue: bool = False) -> Data:
+    X = ds.X.toarray() if hasattr(ds.X, "toarray") else ds.X
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X.setflags(write=False)
-    shape = getattr(ds, "image_shape", None)
-    return Data(X=X, key=content_key(X), name=getattr(ds, "name", title), title=title,
-                image_shape=tuple(int(s) for s in shape) if shape is not None else None,
-                labels=getattr(ds, "labels", None),
-                skipped=tuple(getattr(ds, "skipped", ()) or ()), from_catalogue=from_catalogue,
-                kind=str(getattr(ds, "kind", "") or ""))
+    if title:
+        ds = dataclasses.replace(ds, title=title)
+    return Data(dataset=ds, X=X, key=content_key(X), from_catalogue=from_catalogue)
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=6)
@@ -138,11 +131,8 @@ def load_named(name: str, **options) -> Data:
     nmdcore.DatasetError
         When the entry cannot be loaded (e.g. a download while offline).
     """
-    module = _datasets_module()
-    if module is None:
-        raise nmdcore.DatasetError("the dataset catalogue (nmdcore.datasets) is not part of the engine yet")
     titles = {e["name"]: e["title"] for e in catalogue()}
-    return _as_data(module.load(name, **options), titles.get(name) or name, from_catalogue=True)
+    return _as_data(datasets.load(name, **options), titles.get(name) or name, from_catalogue=True)
 
 
 #: Server memory for uploaded matrices, all sessions together, unless NMD_APP_UPLOADS_MB says
@@ -194,7 +184,7 @@ class _UploadLedger:
 UPLOADS = _UploadLedger()
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Refusal:
     """A failed upload, cached like a success so that reruns do not read the files again."""
 
@@ -214,11 +204,8 @@ def _release_upload(entry) -> None:
 
 @st.cache_resource(show_spinner="Reading your files…", scope="session", max_entries=1, on_release=_release_upload)
 def _load_files(key: str, repair: str | None, _files: tuple) -> "Data | _Refusal":
-    module = _datasets_module()
-    if module is None:
-        return _Refusal(nmdcore.DatasetError, "uploads need nmdcore.datasets, which is not part of the engine yet")
     try:
-        ds = module.from_files(list(_files), repair=repair)
+        ds = datasets.from_files(list(_files), repair=repair)
     except nmdcore.NMDError as exc:
         return _Refusal.of(exc)
     names = ", ".join(n for n, _ in _files[:3]) + (" …" if len(_files) > 3 else "")
@@ -246,50 +233,58 @@ def load_files(files, repair: str | None = None) -> Data:
     return out
 
 
-def from_array(X: np.ndarray, name: str, title: str, image_shape=None) -> Data:
+def from_array(X: np.ndarray, name: str, title: str, image_shape=None, kind: str = "sparse_matrix") -> Data:
     """Wrap an in-memory matrix (e.g. a synthetic one) as :class:`Data`."""
     X = np.array(X, dtype=np.float64 if np.asarray(X).dtype != np.float32 else np.float32)
-    X.setflags(write=False)
-    return Data(X=X, key=content_key(X), name=name, title=title,
-                image_shape=tuple(image_shape) if image_shape is not None else None)
+    return _as_data(Dataset(X=X, name=name, title=title, kind=kind,
+                            image_shape=tuple(image_shape) if image_shape is not None else None))
 
 
 # ------------------------------------------------------------------ memory
 
 
-def memory_budget_bytes() -> int:
-    """Bytes one run may use: NMD_APP_MEMORY_MB, else min(4 GiB, half the available memory)."""
-    env = os.environ.get("NMD_APP_MEMORY_MB")
-    if env:
-        return int(float(env) * 2**20)
-    budget = DEFAULT_BUDGET_MB * 2**20
+def memory_budget() -> tuple[int, str | None]:
+    """Bytes one run may use, and a one-line note when NMD_APP_MEMORY_MB could not be used.
+
+    NMD_APP_MEMORY_MB (a positive number of megabytes) when set, else the smaller of
+    :data:`DEFAULT_BUDGET_MB` and half the memory available (:func:`nmdcore.available_memory`).
+    """
+    default = DEFAULT_BUDGET_MB * 2**20
+    available = nmdcore.available_memory()
+    if available is not None:
+        default = min(default, available // 2)
+    env = os.environ.get("NMD_APP_MEMORY_MB", "").strip()
+    if not env:
+        return default, None
     try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    budget = min(budget, int(line.split()[1]) * 1024 // 2)
-                    break
-    except OSError:
-        pass
-    return budget
+        megabytes = float(env)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        return default, (f"NMD_APP_MEMORY_MB={env!r} is not a positive number of megabytes; "
+                         f"using the default budget of {default / 2**20:,.0f} MB.")
+    return int(megabytes * 2**20), None
 
 
-def estimate_bytes(shape, solver: str, itemsize: int = 8, rank: int = 0) -> int:
-    """Peak memory of one run: the solver's m×n arrays plus the app's, plus factors."""
-    m, n = shape
-    arrays = ARRAYS_PER_SOLVER.get(solver, 6) + APP_ARRAYS
-    # the latent solvers also hold the p×p Gram matrix of their TSVD
-    p = min(m, n) if solver in ("naive", "a_nmd", "em", "a_em") else 0
-    return int(itemsize * (arrays * m * n + p * p + 4 * (m + n) * max(rank, 1)))
+def estimate_bytes(X: np.ndarray, solver: str, rank: int) -> int:
+    """Peak memory of one run in the app: the engine's estimate plus the app's own m×n arrays."""
+    return nmdcore.estimate_memory(X.shape, rank, solver, X.dtype) + APP_ARRAYS * X.size * X.dtype.itemsize
 
 
-def memory_refusal(shape, solver: str, itemsize: int = 8, rank: int = 0) -> str | None:
-    """One-line refusal when a run would exceed the budget, else None."""
-    need, budget = estimate_bytes(shape, solver, itemsize, rank), memory_budget_bytes()
+def memory_refusal(X: np.ndarray, solvers, rank: int) -> str | None:
+    """One-line refusal when the most demanding of ``solvers`` would exceed the budget, else None.
+
+    The message names that solver and its own estimate. With a bad NMD_APP_MEMORY_MB the default
+    budget applies (every page says so in its sidebar, see :func:`ui.layout.page`).
+    """
+    budget, _ = memory_budget()
+    need, solver = max((estimate_bytes(X, key, rank), key) for key in solvers)
     if need <= budget:
         return None
-    return (f"Refused: {shape[0]}×{shape[1]} with {solver} needs about {need / 2**20:,.0f} MB, "
-            f"more than this server allows ({budget / 2**20:,.0f} MB). Pick a smaller dataset or subset.")
+    m, n = X.shape
+    return (f"Refused: {m}×{n} with {nmdcore.SOLVERS[solver].label} at r = {rank} needs about "
+            f"{need / 2**20:,.0f} MB, more than this server allows ({budget / 2**20:,.0f} MB). "
+            "Pick a smaller dataset or subset.")
 
 
 # ------------------------------------------------------------------ result store

@@ -43,6 +43,9 @@ def page(title: str, intro: str | None = None) -> None:
             if (ROOT / path).exists():
                 st.page_link(path, label=label, icon=icon)
         st.divider()
+        budget_note = uidata.memory_budget()[1]
+        if budget_note:  # a bad NMD_APP_MEMORY_MB: said on every page, the default budget applies
+            st.warning(budget_note)
     st.title(title)
     if intro:
         st.caption(intro)
@@ -54,12 +57,6 @@ def seed() -> int:
         return int(persistent(st.number_input, "seed", 0, "Random seed", min_value=0,
                               max_value=2**31 - 1, step=1,
                               help="Seeds every random start and synthetic matrix, so runs repeat exactly."))
-
-
-def say_missing(what: str) -> None:
-    """Tell plainly that part of the engine a page needs has not landed."""
-    st.info(f"{what} is not in nmdcore yet, so this part of the page is switched off. "
-            "It appears here by itself once the engine registers it.", icon=":material/construction:")
 
 
 def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
@@ -82,8 +79,6 @@ def dataset_picker(kinds: tuple | None = None) -> uidata.Data | None:
     titles[UPLOAD] = "Your files (upload)…"
     default = uidata.default_dataset_name(entries) or UPLOAD
     with st.sidebar:
-        if not uidata.datasets_ready():
-            st.warning("The dataset catalogue (nmdcore.datasets) is not in the engine yet.")
         choice = persistent(st.selectbox, "dataset", default, "Dataset", options=names,
                             format_func=lambda k: titles.get(k, k),
                             help="Built-in datasets work offline; uploads stay in this browser session.")

@@ -34,7 +34,7 @@ def shared_start(data_key: str, X: np.ndarray, rank: int, solver: str, init):
     """The ``init`` to hand :func:`nmdcore.decompose`: for ``init="tsvd"`` and a solver that starts from
     (W, H), the cached factors of :func:`tsvd_baseline` -- the same start, computed once per data and
     rank instead of in every run; anything else unchanged."""
-    if isinstance(init, str) and init == "tsvd" and nmdcore.SOLVERS[solver].start_names[:2] == ("W", "H"):
+    if isinstance(init, str) and init == "tsvd" and nmdcore.SOLVERS[solver].shares_tsvd_start:
         base = tsvd_baseline(data_key, rank, X)
         return {"W": base["W"], "H": base["H"]}
     return init

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._linalg import randomized_tsvd, relu_error, sq_norm, tsvd_exact
-from .._spec import Hyperparameter, SolverSpec
+from .._linalg import relu_error, sq_norm
+from .._tsvd import randomized_tsvd, tsvd_exact
+from .._spec import Hyperparameter, MemoryModel, SolverSpec
 
 
 def _prepare(problem, init):
@@ -35,6 +36,8 @@ SPECS = (
         objective="‖X − Θ‖_F/‖X‖_F of the best rank-r approximation Θ",
         run=_run_tsvd,
         prepare_start=_prepare,
+        memory=MemoryModel(held=2, transient=1.1, setup=3.1),
+        pages=("explore",),
         hyperparameters=(
             Hyperparameter("method", "exact", kind="choice", choices=("exact", "randomized"),
                            help="exact (Gram eigendecomposition) or randomized (subspace "

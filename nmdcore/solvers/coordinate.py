@@ -15,14 +15,14 @@ between blocks of columns, inside a sweep.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .. import _kernels
 from .._linalg import sq_norm
-from .._spec import SolverSpec
+from .._parallel import thread_count
+from .._spec import GENERAL_PAGES, MemoryModel, SolverSpec
 from .._starts import balanced_tsvd_factors, start_array
 
 #: Number of float64 entries of one block of columns processed at once (keeps the
@@ -154,16 +154,8 @@ def _sweep_rows_of_H(X: np.ndarray, theta: np.ndarray, W: np.ndarray, H: np.ndar
         _minimise_block_compiled(kernels, X, theta, H, cols, coordinates)
         return True
 
-    with ThreadPoolExecutor(max_workers=min(len(blocks), _threads())) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(blocks), thread_count())) as pool:
         return all(list(pool.map(run, blocks)))
-
-
-def _threads() -> int:
-    """The number of cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _block_arrays(X, theta, H, cols):
@@ -275,6 +267,8 @@ SPECS = (
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F (what the public port records)",
         run=_run_cd,
         prepare_start=_prepare_cd,
+        memory=MemoryModel(held=3, transient=2.5),
+        pages=GENERAL_PAGES,
         start_names=("W", "H"),
         required_start=("W", "H"),
         tol=1e-4,

@@ -17,7 +17,7 @@ import scipy.sparse.linalg
 
 from .._errors import NegativeEntriesError
 from .._linalg import relu_error, sq_norm
-from .._spec import Hyperparameter, SolverSpec
+from .._spec import Hyperparameter, MemoryModel, SolverSpec
 from .._starts import balanced_tsvd_factors, start_array
 
 #: Number of leading singular values of U and of V recorded per iteration.
@@ -137,12 +137,14 @@ SPECS = (
                    "ReLU error (relu)"),
         run=_run_gd,
         prepare_start=_prepare_gd,
+        memory=MemoryModel(held=2, transient=1.1),
+        pages=("explore", "compare", "dynamics"),
         hyperparameters=(
             Hyperparameter(
                 "step", 0.2, low=0.0, high=1.0, low_open=True, symbol="η",
                 help="Step size in units of 1/σ₁(X); the theory asks for at most 1/3"),
             Hyperparameter(
-                "init_scale", 1e-3, low=0.0, high=10.0, low_open=True, log=True, symbol="σ₀",
+                "init_scale", 1e-3, low=0.0, high=10.0, low_open=True, log=True, slider_range=(1e-6, 10.0), symbol="σ₀",
                 help="Scale of the random start: entries N(0, σ₀²), σ₀ = init_scale·√(σ₁(X)/r)"),
             Hyperparameter(
                 "loss", "lra", kind="choice", choices=("lra", "latent", "relu"),

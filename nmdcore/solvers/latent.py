@@ -10,9 +10,9 @@ Gaussian posterior mean) and the rank-r truncation Θ = T_r(Z):
 
 They follow the reference MATLAB codes step by step (the golden traces in
 ``tests/data`` check it). Every solver takes ``tsvd``: ``"exact"`` (the
-Gram eigendecomposition of the reference codes, :func:`nmdcore._linalg.tsvd_gram`)
+Gram eigendecomposition of the reference codes, :func:`nmdcore._tsvd.tsvd_gram`)
 or ``"randomized"`` (warm-started randomized subspace iteration,
-:func:`nmdcore._linalg.randomized_tsvd`, seeded by ``random_state``), the fast
+:func:`nmdcore._tsvd.randomized_tsvd`, seeded by ``random_state``), the fast
 option for large matrices. Returned factors are ``{"W", "H"}`` of the last
 truncation, ``W`` with orthonormal columns and ``H = Σ_r V_rᵀ``.
 
@@ -37,9 +37,10 @@ import numpy as np
 from .. import _kernels
 from .._erfcx import erfcx, erfcx32
 from .._errors import HyperparameterError
-from .._linalg import (RowBlockRunner, available_cpus, gram64, lowrank_residual_sq, matmul_rows, randomized_tsvd,
-                       row_chunks, run_indexed, serial_blas, sq_norm, tsvd_gram)
-from .._spec import Hyperparameter, SolverSpec
+from .._linalg import gram64, lowrank_residual_sq, matmul_rows, sq_norm
+from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
+from .._tsvd import randomized_tsvd, tsvd_gram
+from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
 from .._starts import factor_start, start_array
 from .three_block import PAPER_S23
 
@@ -76,6 +77,8 @@ class _Truncation:
         self.rng = problem.rng
         self.basis = None
         self.W = self.H = self.WtZ = None
+        self.previous = (None, None)  # the factors before the last successful call
+        self.fresh = False            # the last call succeeded (its factors may not be recorded yet)
 
     @property
     def next_basis(self) -> np.ndarray | None:
@@ -99,7 +102,9 @@ class _Truncation:
             else:
                 out = tsvd_gram(Z, self.rank, projection=projection)
         except FloatingPointError:
+            self.fresh = False
             return False
+        self.previous, self.fresh = (self.W, self.H), True
         self.W, self.H = out[:2]
         self.WtZ = out[-1] if projection else None
         return True
@@ -115,6 +120,12 @@ class _Truncation:
 
     def factors(self) -> dict:
         return {} if self.W is None else {"W": self.W, "H": self.H}
+
+    def undo(self) -> None:
+        """Go back to the factors before the last successful call (the monitor refused them)."""
+        if self.fresh:
+            self.W, self.H = self.previous
+            self.WtZ, self.fresh = None, False
 
     def theta(self) -> np.ndarray:
         """Θ = W H of the last truncation, formed over row chunks."""
@@ -136,7 +147,7 @@ class _Sweep:
     pass also forms ``Zᵀ basis`` (n×l) from the blocks of Z just written, so the
     warm randomized truncation that follows needs no pass of its own over Z.
 
-    Blocks are grouped in the fixed row chunks of :func:`nmdcore._linalg.row_chunks`;
+    Blocks are grouped in the fixed row chunks of :func:`nmdcore._parallel.row_chunks`;
     chunks run on nmdcore's row pool with single-threaded BLAS and their sums are
     combined in chunk order, so the results do not depend on the number of threads.
     """
@@ -147,7 +158,7 @@ class _Sweep:
         self.chunks = row_chunks(m)
         longest = max(c.stop - c.start for c in self.chunks)
         self.rows = int(max(1, min(longest, _BLOCK_BYTES // (n * dtype.itemsize))))
-        workers = min(available_cpus(), 8, len(self.chunks))
+        workers = min(thread_count(), len(self.chunks))
         self._scratch = [[np.empty((self.rows, n), dtype) for _ in range(n_scratch)]
                          + [np.empty((self.rows, n), np.float64)] for _ in range(workers)]
         self._workers = workers
@@ -254,15 +265,18 @@ def _run_naive(problem, start, params, monitor):
             if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
                 break
     Z = None  # free the m×n state before Θ is formed
-    return _finish(theta0, truncate)
+    return _finish(theta0, truncate, monitor)
 
 
-def _finish(theta0, truncate):
+def _finish(theta0, truncate, monitor):
     """The returned iterate: Θ = W H of the last truncation (the start if there was none).
 
-    After a divergence this is the last finite truncation: a non-finite Z makes the
-    truncation fail and keep its previous factors.
+    After a divergence this is the last recorded iterate: a non-finite Z makes the
+    truncation fail and keep its previous factors, and a truncation the monitor refused
+    (a ReLU error past its divergence limit) is undone.
     """
+    if monitor.stop_reason == "diverged":
+        truncate.undo()
     if truncate.W is None:
         return theta0, truncate.factors()
     return truncate.theta(), truncate.factors()
@@ -366,7 +380,7 @@ def _run_a_nmd(problem, start, params, monitor):
             if stop:
                 return theta, truncate.factors()
     Z = Z_old = theta_new = None
-    return _finish(start["theta"], truncate)
+    return _finish(start["theta"], truncate, monitor)
 
 
 def _initial_variance(X: np.ndarray) -> float:
@@ -501,7 +515,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
                 break
     arrays.clear()
     Z = None
-    return _finish(theta0, truncate)
+    return _finish(theta0, truncate, monitor)
 
 
 def _run_a_em(problem, start, params, monitor):
@@ -536,6 +550,8 @@ SPECS = (
         objective=_LATENT_RESIDUAL,
         run=_run_naive,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=3, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(_TSVD,),
         description="Alternating projections: Z ← P(Θ) (X on the positives, min(0, Θ) on the zeros), "
                     "Θ ← TSVD_r(Z). The latent residual never increases.",
@@ -553,15 +569,17 @@ SPECS = (
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the extrapolated Z",
         run=_run_a_nmd,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=5, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(
             Hyperparameter("beta", 0.7, 0.0, 1.0, symbol="β",
                            help="Initial extrapolation weight β0 (the reference code's default is 0.9; "
                                 "every experiment of the paper uses 0.7)"),
             Hyperparameter("eta", 0.4, 0.0, 1.0, low_open=True, high_open=True, symbol="η",
                            help="Factor applied to β after a rejected step (η < 1)"),
-            Hyperparameter("gamma", 1.1, 1.0, None, low_open=True, symbol="γ",
+            Hyperparameter("gamma", 1.1, 1.0, None, low_open=True, slider_range=(1.0, 2.0), symbol="γ",
                            help="Factor applied to β after an accepted step (γ > γ̄)"),
-            Hyperparameter("gamma_bar", 1.05, 1.0, None, low_open=True, symbol="γ̄",
+            Hyperparameter("gamma_bar", 1.05, 1.0, None, low_open=True, slider_range=(1.0, 2.0), symbol="γ̄",
                            help="Growth factor of the upper bound on β (1 < γ̄ < γ)"),
             _TSVD,
         ),
@@ -584,6 +602,8 @@ SPECS = (
         objective="latent residual ‖Z − Θ‖_F/‖X‖_F with the posterior-mean Z (not monotone)",
         run=_run_em,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=3, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(_TSVD,),
         extras=("sigma2",),
         description="Expectation–maximisation for X = max(0, Z), Z ~ N(Θ, σ²): posterior means of "
@@ -604,6 +624,8 @@ SPECS = (
         objective="ReLU error ‖X − max(0, Θ)‖_F/‖X‖_F",
         run=_run_a_em,
         prepare_start=_prepare_start,
+        memory=MemoryModel(held=4, transient=0.75, square=7.5),
+        pages=LATENT_PAGES,
         hyperparameters=(
             Hyperparameter("alpha", 0.6, 0.0, 1.0, high_open=True, symbol="α",
                            help="Momentum weight on the difference of the two previous latent matrices"),

@@ -31,7 +31,8 @@ import numpy as np
 
 from .._errors import HyperparameterError
 from .._erfcx import erfcx
-from .._linalg import serial_blas, tsvd_exact
+from .._parallel import serial_blas
+from .._tsvd import tsvd_exact
 
 #: Solvers that accept ``offset`` ≠ 0 in :func:`nmdcore.decompose`.
 OFFSET_SOLVERS = ("naive", "a_nmd", "em", "a_em", "bcd", "ebcd", "nmd_3b", "nmd_tm")

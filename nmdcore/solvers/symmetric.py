@@ -28,8 +28,9 @@ import scipy.linalg as sla
 import scipy.optimize as sopt
 
 from .._errors import InitError
-from .._linalg import relu_error, serial_blas, sq_norm
-from .._spec import Hyperparameter, SolverSpec
+from .._linalg import relu_error, sq_norm
+from .._parallel import serial_blas
+from .._spec import Hyperparameter, MemoryModel, SolverSpec
 from .._starts import start_array
 
 #: Quartic coefficient of the NSMD kernel h(U) = (a/4)‖U‖⁴ + (b/2)‖U‖².
@@ -394,10 +395,10 @@ def _run_hals(problem, start, params, monitor):
 # ----------------------------------------------------------------------------------------------
 
 _NSMD_LAM = Hyperparameter(
-    "lam", 1e-4, low=0.0, log=True, symbol="λ",
+    "lam", 1e-4, low=0.0, log=True, slider_range=(1e-8, 1.0), symbol="λ",
     help="Tikhonov weight (λ/2)‖U‖_F² of the NSMD model")
 _NSMD_L = Hyperparameter(
-    "L", 1.0, low=1.0, symbol="L",
+    "L", 1.0, low=1.0, slider_range=(1.0, 10.0), symbol="L",
     help="Step constant: the U-step minimises ⟨∇f, U − Y⟩ + L·D_h(U, Y); L ≥ 1 keeps Φ decreasing")
 _BETA_MAX = Hyperparameter(
     "beta_max", 0.9, low=0.0, high=1.0, high_open=True, symbol="β̄",
@@ -406,7 +407,7 @@ _SAFEGUARD = Hyperparameter(
     "safeguard", True, kind="bool",
     help="Halve β until 2·D_h(U^k, Y) ≤ 0.99·D_h(U^{k−1}, U^k) (keeps Φ + 0.99·D decreasing)")
 _SYMNMF_LAM = Hyperparameter(
-    "lam", 0.66, low=0.0, low_open=True, log=True, symbol="λ",
+    "lam", 0.66, low=0.0, low_open=True, log=True, slider_range=(1e-3, 100.0), symbol="λ",
     help="Penalty weight (λ/2)‖U − V‖_F² pulling U and V together")
 
 _NSMD_OBJECTIVE = ("Φ/‖M‖_F² with Φ = ½‖W − UUᵀ‖_F² + (λ/2)‖U‖_F² and W = P_M(UUᵀ) "
@@ -423,13 +424,15 @@ def _symnmf_spec(key: str, label: str, run, description: str, summary: str) -> S
         key=key, label=label, family="symmetric", model="SymNMF-penalty", paper=_SYMNMF_PAPER,
         objective=_SYMNMF_OBJECTIVE, run=run, prepare_start=_prepare_symnmf,
         hyperparameters=(_SYMNMF_LAM,), start_names=("U", "V"), required_start=("U",),
-        input_kind="symmetric", extras=("diff_UV",), description=description, summary=summary)
+        input_kind="symmetric", extras=("diff_UV",), description=description, summary=summary,
+        memory=MemoryModel(held=2, transient=1.1, setup=2, setup_square=0.5), pages=("symmetric",))
 
 
 SPECS = (
     SolverSpec(
         key="nsmd_apb", label="NSMD-APB", family="symmetric", model="NSMD", paper=_NSMD_PAPER,
         objective=_NSMD_OBJECTIVE, run=_run_apb, prepare_start=_prepare_nsmd,
+        memory=MemoryModel(held=3, transient=1.1, setup=3, setup_square=1.5), pages=("symmetric",),
         hyperparameters=(_NSMD_LAM, _NSMD_L), start_names=("U",), required_start=("U",),
         input_kind="symmetric",
         description=("Alternating partial Bregman: exact W-step, then one closed-form Bregman "
@@ -442,6 +445,7 @@ SPECS = (
     SolverSpec(
         key="nsmd_aapb", label="NSMD-AAPB", family="symmetric", model="NSMD", paper=_NSMD_PAPER,
         objective=_NSMD_OBJECTIVE, run=_run_aapb, prepare_start=_prepare_nsmd,
+        memory=MemoryModel(held=3, transient=1.1, setup=3, setup_square=1.5), pages=("symmetric",),
         hyperparameters=(_NSMD_LAM, _NSMD_L, _BETA_MAX, _SAFEGUARD), start_names=("U",),
         required_start=("U",), input_kind="symmetric", extras=("beta",),
         description=("NSMD-APB with inertial extrapolation Y = U^k + β_k(U^k − U^{k−1}) before the "

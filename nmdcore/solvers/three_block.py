@@ -13,14 +13,14 @@ returns ``theta = W @ H`` (never an extrapolated matrix) and ``factors = {"W", "
 
 Performance (docs/performance.md): an iteration is two m×n×r products
 with the latent matrix (``Zᵀ W`` rather than ``Wᵀ Z``, the faster layout) and one fused
-pass over row blocks (:class:`nmdcore._linalg.RowBlockRunner`). All of it runs on
-nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._linalg.run_indexed` says
+pass over row blocks (:class:`nmdcore._parallel.RowBlockRunner`). All of it runs on
+nmdcore's row pool with single-threaded BLAS (:func:`nmdcore._parallel.run_indexed` says
 why: OpenBLAS's own threads keep spinning after a threaded call and slow the next pass).
 In the fused pass
 each block forms its rows of Θ = WH (the third product), takes the ReLU error,
 extrapolates and projects -- so Θ never exists as an m×n array and each m×n state
 array is read and written once per iteration. r×r work runs with
-single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._linalg.map_row_chunks`;
+single-threaded BLAS, m×r work over row chunks on all cores (:func:`nmdcore._parallel.map_row_chunks`;
 Gram matrices in float64 without m×r float64 copies, :func:`nmdcore._linalg.gram64`);
 the W least-squares step is folded into its big product, ``W = Z (Hᵀ G⁻¹)``, and the H
 step uses the inverse of an r×r Gram matrix; eBCD orthonormalises with CholeskyQR, one round
@@ -42,9 +42,11 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (RowBlockRunner, axpby_inplace, cholesky_qr, gram64, inner_rows, lowrank_residual_sq,
-                       matmul_rows, matmul_rows_t, serial_blas, spd_inverse, sq_norm)
-from .._spec import Hyperparameter, SolverSpec
+from .._linalg import (axpby_inplace, crossprod, crossprod64, gram64, lowrank_residual_sq, matmul_rows, matmul_rows_t,
+                       spd_inverse, sq_norm)
+from .._orth import cholesky_qr
+from .._parallel import RowBlockRunner, serial_blas
+from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
 from .._starts import factor_start, start_array
 
 PAPER_S25 = ('Gillis, Porcelli & Seraghiti (2025), "An extrapolated and provably convergent algorithm for '
@@ -120,10 +122,10 @@ def _solve_w(Z: np.ndarray, H: np.ndarray, G: np.ndarray, out_t: np.ndarray) -> 
     ``Wᵀ = (G⁻¹H) Zᵀ`` in ``out_t``, the faster GEMM layout, and W is its (Fortran-
     ordered) transpose.
     """
-    return matmul_rows_t(_pinv_t(H, G, Z.dtype), Z, out_t).T
+    return matmul_rows_t(_gram_solve(G, H, Z.dtype), Z, out_t).T
 
 
-def _pinv_t(H: np.ndarray, G: np.ndarray, dtype) -> np.ndarray:
+def _gram_solve(G: np.ndarray, H: np.ndarray, dtype) -> np.ndarray:
     """``G⁻¹H`` (r×n, in ``dtype``) for the r×r Gram ``G = HHᵀ``: ``(H⁺)ᵀ``, the pseudo-inverse's
     transpose (min-norm if G is singular)."""
     with serial_blas():
@@ -206,7 +208,7 @@ def _run_bcd(problem, start, params, monitor):
         while True:
             W_prev, H_prev = W, H
             W = _solve_w(Z, H, GH, np.empty((problem.rank, m), dt))
-            inner_rows(Z, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
+            crossprod(Z, W, out=ZtW)  # (Wᵀ Z)ᵀ: this layout is the fast GEMM
             with serial_blas():
                 GW = _col_gram(W)
                 H = _solve_h(GW, ZtW.T)
@@ -231,7 +233,7 @@ def _run_ebcd(problem, start, params, monitor):
     when HHᵀ is invertible, without an m×r×r product, and better conditioned by up to
     κ(H)². (If H has lost rank, H⁺ is the pseudo-inverse, with a SingularGramWarning, and
     range(B) holds range(Z_α Hᵀ) and keeps rank r.) B is close to W, so one CholeskyQR round
-    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._linalg.cholesky_qr`), and
+    ``W_e = B T`` makes it orthonormal (:func:`nmdcore._orth.cholesky_qr`), and
     ``H_e = W_eᵀ Z_α = Tᵀ(BᵀZ_α)`` needs no product with W_e. For a candidate ``Θ_e`` with
     ``E = X − Θ_e`` the new residual is ``D_e = P(Θ_e) − Θ_e = min(E, U)`` (``U`` = +inf on Ω,
     0 elsewhere) and the ReLU residual is ``X − max(0, Θ_e) = min(E, X)``. Memory: X, D and
@@ -272,10 +274,12 @@ def _run_ebcd(problem, start, params, monitor):
     basis = np.empty((m, problem.rank), dt)
     DtL = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
+    W_prev, H_prev = W, H  # the last recorded iterate before the current one
     with np.errstate(all="ignore"):
         while True:
             alpha_used = alpha
-            H_pinv = np.ascontiguousarray(_pinv_t(H, GH, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
+            W_prev, H_prev = W, H
+            H_pinv = np.ascontiguousarray(_gram_solve(GH, H, dt).T)  # H⁺ = Hᵀ(HHᵀ)⁻¹
             # W_e = orth(B) = B T for B = Z_α H⁺ (one CholeskyQR round: B ≈ W is well conditioned);
             # float32 data: Gram products in float32 (see cholesky_qr), sums in float64
             B = matmul_rows(D, H_pinv, out=basis)
@@ -283,8 +287,8 @@ def _run_ebcd(problem, start, params, monitor):
                 axpby_inplace(1.0, W, alpha, B)  # B = W + α D H⁺
             W_e, T = cholesky_qr(B, widen=False)
             L = W_e if T is None else B  # H_e = W_eᵀ Z_α = Tᵀ (Bᵀ Z_α) = Tᵀ ((BᵀW) H + α BᵀD)
-            inner_rows(D, L, out=DtL)
-            LtW = gram64(L, W, widen=False)
+            crossprod(D, L, out=DtL)
+            LtW = crossprod64(L, W, widen=False)
             with serial_blas():
                 H_e = (LtW.astype(dt, copy=False) @ H) + alpha * DtL.T
                 if T is not None:
@@ -308,7 +312,7 @@ def _run_ebcd(problem, start, params, monitor):
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
     D = D_e = None  # free the m×n states before Θ is formed
-    return _finish(monitor, W, H, W, H)
+    return _finish(monitor, W, H, W_prev, H_prev)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +393,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             if mix != 1.0:
                 with serial_blas():
                     axpby_inplace(1.0 - mix, W_prev.T, mix, W.T)
-            inner_rows(Zx, W, out=ZtW)
+            crossprod(Zx, W, out=ZtW)
             with serial_blas():
                 GW = _col_gram(W, lam)
                 H = _solve_h(GW, ZtW.T)
@@ -421,7 +425,7 @@ def _run_tm(problem, start, params, monitor):
 # ---------------------------------------------------------------------------------------------
 # registry entries
 
-_STARTS = dict(start_names=("W", "H", "Z"), required_start=("W", "H"))
+_STARTS = dict(start_names=("W", "H", "Z"), required_start=("W", "H"), shares_tsvd_start=True, pages=LATENT_PAGES)
 _LATENT_OBJECTIVE = "latent residual ‖Z − WH‖_F/‖X‖_F"
 
 SPECS = (
@@ -434,6 +438,7 @@ SPECS = (
         objective=_LATENT_OBJECTIVE,
         run=_run_bcd,
         prepare_start=_prepare,
+        memory=MemoryModel(held=2, transient=1.1),
         description=("Exact block coordinate descent on (Z, W, H): project, then two least-squares "
                      "solves. The residual never increases. An explicit 'Z' only enters err[0]."),
         summary=("Writes Θ = W H and updates the latent matrix, W and H in turn, each by an exact formula, "
@@ -450,12 +455,13 @@ SPECS = (
         objective=_LATENT_OBJECTIVE + " of the accepted iterate (non-increasing)",
         run=_run_ebcd,
         prepare_start=_prepare,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
-            Hyperparameter("alpha", 1.0, low=1.0, symbol="α₀",
+            Hyperparameter("alpha", 1.0, low=1.0, slider_range=(1.0, 4.0), symbol="α₀",
                            help="initial extrapolation parameter of Z_α = αZ + (1−α)WH"),
-            Hyperparameter("mu", 0.3, low=0.0, symbol="μ",
+            Hyperparameter("mu", 0.3, low=0.0, slider_range=(0.0, 1.0), symbol="μ",
                            help="increment of α after an accepted but slow step"),
-            Hyperparameter("alpha_max", 4.0, low=1.0, symbol="α_max",
+            Hyperparameter("alpha_max", 4.0, low=1.0, slider_range=(1.0, 10.0), symbol="α_max",
                            help="upper bound of α; reaching it resets α to 1"),
             Hyperparameter("delta_bar", 0.8, low=0.0, high=1.0, symbol="δ̄",
                            help="residual ratio above which a step counts as slow and α grows"),
@@ -479,6 +485,7 @@ SPECS = (
         objective=_LATENT_OBJECTIVE + " with the extrapolated Z",
         run=_run_3b,
         prepare_start=_prepare,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
             Hyperparameter("beta", 0.7, low=0.0, high=1.0, symbol="β",
                            help="fixed momentum on Z and Θ"),
@@ -498,8 +505,9 @@ SPECS = (
         objective="ReLU error ‖X − max(0, WH)‖_F/‖X‖_F",
         run=_run_tm,
         prepare_start=_prepare_tm,
+        memory=MemoryModel(held=3, transient=0.75),
         hyperparameters=(
-            Hyperparameter("lam", 1e-4, low=0.0, symbol="λ", log=True,
+            Hyperparameter("lam", 1e-4, low=0.0, symbol="λ", log=True, slider_range=(1e-8, 1.0),
                            help="Tikhonov weight on ‖W‖² + ‖H‖²"),
             Hyperparameter("alpha", 0.95, low=0.0, high=1.0, symbol="α",
                            help="momentum on Z and Θ (the code's beta1)"),

@@ -1,0 +1,61 @@
+"""nmdcore._linalg: small solves, in-place updates and the tall-skinny products over row chunks."""
+import numpy as np
+import pytest
+
+from nmdcore._linalg import (SingularGramWarning, axpby_inplace, crossprod, crossprod64, gram64, matmul_rows,
+                             matmul_rows_t, spd_inverse)
+from nmdcore._parallel import row_chunks
+
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gram64_crossprod64_and_matmul_rows_match_plain_products(dtype):
+    from nmdcore._parallel import _CHUNK_ROWS_MAX
+    rng = np.random.default_rng(3)
+    m, r = 2 * _CHUNK_ROWS_MAX + 17, 5
+    assert len(row_chunks(m)) > 2 and row_chunks(m)[-1].stop - row_chunks(m)[-1].start < row_chunks(m)[0].stop
+    A = rng.standard_normal((m, r)).astype(dtype)
+    B = np.asfortranarray(rng.standard_normal((m, r + 2)).astype(dtype))
+    A64, B64 = A.astype(np.float64), B.astype(np.float64)
+    G, C = gram64(A), crossprod64(A, B)
+    assert G.dtype == C.dtype == np.float64
+    np.testing.assert_allclose(G, A64.T @ A64, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(C, A64.T @ B64, rtol=1e-12, atol=1e-9)
+    U = np.triu(rng.standard_normal((r, r)))
+    expected = A64 @ U.astype(dtype).astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    out = matmul_rows(np.asfortranarray(A), U.astype(dtype))
+    assert out.flags.c_contiguous and out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    in_place = A.copy()
+    assert matmul_rows(in_place, U.astype(dtype), out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, out)
+    with pytest.raises(ValueError, match="out may only be A"):
+        matmul_rows(in_place, U[:, :3].astype(dtype), out=in_place[:, :3])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooled_products_match_plain_products(dtype):
+    rng = np.random.default_rng(11)
+    m, n, r = 9001, 37, 6
+    assert len(row_chunks(m)) > 8
+    Z = rng.standard_normal((m, n)).astype(dtype)
+    W = np.asfortranarray(rng.standard_normal((m, r)).astype(dtype))
+    H = rng.standard_normal((r, n)).astype(dtype)
+    tol = 2e-4 if dtype == np.float32 else 1e-11
+    for got, want in [(matmul_rows(W, H), W @ H), (matmul_rows_t(H, Z), H @ Z.T), (crossprod(Z, W), Z.T @ W)]:
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    out = np.empty((n, r), dtype)
+    assert crossprod(Z, W, out=out) is out
+
+
+def test_spd_inverse_and_axpby():
+    G = np.array([[4.0, 1.0], [1.0, 3.0]])
+    assert np.allclose(spd_inverse(G) @ G, np.eye(2), atol=1e-15)
+    assert np.isnan(spd_inverse(np.array([[np.inf, 0], [0, 1.0]]))).all()
+    with pytest.warns(SingularGramWarning):
+        assert np.allclose(spd_inverse(np.ones((2, 2))), np.linalg.pinv(np.ones((2, 2))))
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    assert np.allclose(axpby_inplace(1.7, x, -0.7, y), 1.7 * x - 0.7, rtol=1e-15) and y[0, 0] == -0.7
