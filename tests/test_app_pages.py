@@ -20,33 +20,6 @@ def open_page(path: str, timeout: float = 90) -> AppTest:
     return at
 
 
-def interrupt_redraw(monkeypatch, figure: str, at_call: int) -> None:
-    """Make the ``at_call``-th live redraw of :mod:`ui.live` raise what a click raises (StopException).
-
-    Only for the Applications page, which still runs its solvers in the script thread
-    (:mod:`ui.live`); every other page runs them through :mod:`ui.runs`.
-
-    ``figure`` names the function of :mod:`ui.figures` that the live loop draws with;
-    redraws are unthrottled so the count is deterministic. Undo with ``monkeypatch.undo()``
-    or :func:`restore_redraw` before the rerun that shows the result.
-    """
-    import ui.figures
-    import ui.live
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    real = getattr(ui.figures, figure)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at_call:
-            raise StopException()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.figures, figure, interrupted)
-
-
 def page_run(at: AppTest, slot: str):
     """The run in ``slot`` of the AppTest session (None when it has none)."""
     from ui import runs
