@@ -329,10 +329,11 @@ def fraction_sweep(P, D, dim: int, chosen: list, params: dict, cfg: dict, *, pro
         d = thresholds[point[1]][1]
         return app.relative_error(-res.theta if job.params["offset"] else d - res.theta, D)
 
-    def draw(points):
+    def draw(points):  # with markers: a sweep in progress has single points
         series = {label: [points.get((label, f), np.nan) for f in cfg["fractions"]] for _, label, _, _ in calls}
-        st.plotly_chart(figures.lines(cfg["fractions"], series, xlabel="observed fraction", ylabel="‖D̂ − D‖/‖D‖",
-                                      log_y=True, dashed=(plain_label,)), key="apps-dist-sweep", width="stretch")
+        fig = figures.lines(cfg["fractions"], series, xlabel="observed fraction", ylabel="‖D̂ − D‖/‖D‖", log_y=True,
+                            dashed=(plain_label,))
+        st.plotly_chart(fig.update_traces(mode="lines+markers"), key="apps-dist-sweep", width="stretch")
 
     settings = tuple((k, tuple(sorted(params[k].items()))) for k in chosen)
     sweep_section(FRACTION_SWEEP, (problem_key, settings, tuple(cfg["fractions"]), cfg["time_limit"]), jobs=jobs,
@@ -448,8 +449,8 @@ def rank_sweep(Y, S, tau: float, main: runs.Job, problem_key: str) -> None:
 
     def draw(points):
         series = {name: [points.get((name, r), np.nan) for r in ranks] for name in names[::-1]}
-        st.plotly_chart(figures.lines(ranks, series, xlabel="rank r", ylabel="mean angular deviation (rad)",
-                                      dashed=("TSVD",)), key="apps-emb-sweep", width="stretch")
+        fig = figures.lines(ranks, series, xlabel="rank r", ylabel="mean angular deviation (rad)", dashed=("TSVD",))
+        st.plotly_chart(fig.update_traces(mode="lines+markers"), key="apps-emb-sweep", width="stretch")
 
     inputs = (problem_key, main.solver, tuple(sorted(main.params.items())), main.init, main.max_iter,
               main.time_limit, main.seed, tuple(ranks))
