@@ -189,3 +189,16 @@ def test_too_few_uploaded_images_say_so(page):
         [(f"img{i}.png", png_bytes(seed=i), "image/png") for i in range(3)]).run()
     assert not at.exception, at.exception
     assert "at least 5 images" in at.error[0].value
+
+
+def test_two_sessions_never_see_each_others_runs():
+    first, second = open_page("pages/7_Applications.py", 120), open_page("pages/7_Applications.py", 120)
+    first.number_input(key="apps_comp_max_iter").set_value(100_000)
+    first.number_input(key="apps_comp_time_limit").set_value(60.0)
+    first.button(key="apps_comp_run").click().run()
+    second.run()
+    assert page_run(second, "apps_completion") is None and "press **Run**" in second.info[0].value
+    stop_mid_run(first, "apps_completion", "apps_comp_stop")
+    second.run()
+    assert page_run(second, "apps_completion") is None and not second.success
+    assert "stopped by you" in first.success[0].value
