@@ -56,6 +56,8 @@ def test_compress_opens_on_the_faces_at_r_55_offline(page, app_url, offline_serv
     assert widget(page, "compress_basis").count() == 0          # nothing to compute
     widget(page, "compress_run").get_by_role("button").click()
     wait_for_app(page, timeout_ms=RUN_TIMEOUT_MS)
+    # the run goes on in its own thread (the page is idle between two refreshes): wait for its metrics
+    expect(page.get_by_test_id("stMetricValue")).not_to_have_count(0, timeout=RUN_TIMEOUT_MS)
     no_exception(page)
     metrics = _metrics(page)
     tsvd = float(metrics["TSVD: ReLU error ‖X − max(0, Θ)‖/‖X‖"])
