@@ -59,30 +59,6 @@ def open_page(path: str, timeout: float = 90):
     return at
 
 
-def interrupt_redraw(monkeypatch, figure: str, at_call: int) -> None:
-    """Make the ``at_call``-th live redraw raise what a click raises (StopException).
-
-    ``figure`` names the function of :mod:`ui.figures` that the live loop draws with;
-    redraws are unthrottled so the count is deterministic. Undo with ``monkeypatch.undo()``
-    or :func:`restore_redraw` before the rerun that shows the result.
-    """
-    import ui.figures
-    import ui.live
-    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-
-    real = getattr(ui.figures, figure)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == at_call:
-            raise StopException()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ui.live, "REDRAW_INTERVAL_S", 0.0)
-    monkeypatch.setattr(ui.figures, figure, interrupted)
-
-
 def reference_params(solver: str, params: dict) -> dict:
     """The trace's parameters under nmdcore's names."""
     if solver == "eBCD_NMD":

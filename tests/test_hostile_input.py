@@ -24,7 +24,6 @@ from nmdcore import (
     HyperparameterError,
     InitError,
     NegativeEntriesError,
-    NMDError,
     NonFiniteError,
     NotSymmetricError,
     RankError,

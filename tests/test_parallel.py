@@ -7,7 +7,7 @@ import pytest
 
 import nmdcore
 from nmdcore import _parallel
-from nmdcore._parallel import RowBlockRunner, map_row_chunks, row_chunks, run_indexed, serial_blas
+from nmdcore._parallel import RowBlockRunner, map_row_chunks, run_indexed, serial_blas
 
 
 def test_map_row_chunks_returns_results_in_row_order():

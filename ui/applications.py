@@ -1,8 +1,9 @@
 """The Applications page: completion from the positive entries, distance matrix completion and
-threshold similarity embedding, each run live (Gillis, Porcelli & Seraghiti 2025, §5)."""
-from __future__ import annotations
+threshold similarity embedding, each run live (Gillis, Porcelli & Seraghiti 2025, §5).
 
-import time
+Every solver call of the page, sweeps included, is a run of :mod:`ui.runs`: Stop, other clicks and
+visits to other pages keep it, and each task finds its last run again."""
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from nmdcore import applications as app
 from nmdcore import synthetic
 from nmdcore.solvers.offset import OFFSET_SOLVERS
 
-from . import controls, figures, layout, live, text
+from . import controls, figures, layout, runs, text
 from .state import persistent
 
 TASKS = {
@@ -23,6 +24,10 @@ TASKS = {
     "distances": "Distance matrix completion",
     "embedding": "Threshold similarity embedding",
 }
+
+#: The run slots of the page (:func:`ui.runs.start`): one per task, one per sweep.
+COMPLETION, DISTANCES, FRACTION_SWEEP = "apps_completion", "apps_distances", "apps_fraction_sweep"
+EMBEDDING, RANK_SWEEP = "apps_embedding", "apps_rank_sweep"
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -32,54 +37,89 @@ def _solver_choice(keys: list, key: str, default: list) -> list:
                       format_func=controls.solver_label)
 
 
-def _jobs(chosen: list, params: dict, seed: int, init: str, *, extra: dict | None = None, tsvd: bool) -> list:
-    jobs = [{"solver": k, "params": {**params[k], **(extra or {})}, "seed": seed, "init": init,
-             "label": nmdcore.SOLVERS[k].label} for k in chosen]
+def _jobs(X, rank: int, chosen: list, params: dict, seed: int, run_cfg: dict, *, extra: dict | None = None,
+          tsvd: bool) -> list:
+    """One job per chosen solver with the page's budgets (and TSVD first, when asked)."""
+    jobs = [runs.Job(X, rank, k, {**params[k], **(extra or {})}, init=run_cfg["init"], max_iter=run_cfg["max_iter"],
+                     time_limit=run_cfg["time_limit"], seed=seed) for k in chosen]
     if tsvd:
-        jobs.insert(0, {"solver": "tsvd", "params": {}, "seed": seed, "init": "tsvd", "label": "TSVD"})
+        jobs.insert(0, runs.Job(X, rank, "tsvd", seed=seed, label="TSVD"))
     return jobs
 
 
-def run_jobs(X, rank: int, jobs: list, *, run_cfg: dict, state_key: str, problem_key: str, chart, status,
-             key: str, extra: dict | None = None) -> None:
-    """The one place every task runs its solvers: live curves in ``chart``, results (with Θ) kept in
-    ``st.session_state[state_key]`` even when Stop ends the runs."""
-    record = {"data_key": problem_key, "rank": rank, "runs": [], "in_flight": True, **(extra or {})}
-    st.session_state[state_key] = record
-    try:
-        live.run_sequence(X, rank, jobs, run=run_cfg, chart=chart, status=status, record=record, key=key,
-                          keep_theta=True, x_axis="time")
-    except nmdcore.NMDError as exc:
-        st.error(text.escape_markdown(exc))
-    finally:
-        record["in_flight"] = False
+def _x_axis(slot: str, key: str, right) -> str:
+    """The x-axis choice of the curves, beside the Stop button of ``slot`` above them."""
+    with right, runs.stop_row(slot, f"{key}_stop"):
+        return persistent(st.radio, f"{key}_x", "time", "x axis", options=["time", "iteration"], horizontal=True)
 
 
-#: Longest wait, in seconds, for a stopped run to hand over its result (see :func:`outcome`).
-HANDOVER_WAIT_S = 5.0
+def run_section(slot: str, inputs, *, prompt: str, right, x_axis: str, chart_key: str) -> runs.Run:
+    """The run of a task for ``inputs``: live curves in ``right`` while it runs; once it has ended, how it
+    ended and its curves, and the run is returned (else the page stops here)."""
+    def curves(run, histories):
+        st.plotly_chart(figures.comparison(dict(histories), x=x_axis), key=chart_key, width="stretch")
+
+    run = runs.section(slot, inputs, prompt=prompt, draw=curves, where=right)
+    with right:
+        st.success(f"{run.outcome()} at r = {run.jobs[0].rank}.")
+        curves(run, run.histories())
+    return run
 
 
-def outcome(state_key: str, problem_key: str, status, prompt: str) -> dict:
-    """The runs kept for this problem, once complete; else the prompt, and the page stops.
+def sweep_section(slot: str, inputs, *, jobs, at: list, value, button: str, prompt: str, draw) -> dict:
+    """A sweep: several solver calls as one run, each giving one point ``(series, x)``.
 
-    A click during a run makes Streamlit stop that run and start the next one at once, in
-    another thread (fast reruns): the stopped run may still be handing its result over
-    (``run_jobs`` marks it in flight until then), so wait for it, at most ``HANDOVER_WAIT_S``.
+    Parameters
+    ----------
+    slot : str
+    inputs : hashable
+        What the sweep is about (its problem and settings).
+    jobs : callable
+        ``jobs() -> list of runs.Job``, started when the button is pressed.
+    at : list
+        ``(series, x)`` of each job.
+    value : callable
+        ``value((series, x), job, result) -> float``: the point of a job (may raise :class:`nmdcore.NMDError`).
+    button : str
+        Key of the button that starts the sweep (its Stop button is ``button + "_stop"``).
+    prompt : str
+        Shown before the first sweep.
+    draw : callable
+        ``draw(points)`` draws ``{(series, x): value}``, live and at the end.
+
+    Returns
+    -------
+    dict
+        The points of the sweep's jobs that ran their full budget; the page stops when there is no sweep.
     """
-    record = st.session_state.get(state_key)
-    deadline = time.monotonic() + HANDOVER_WAIT_S
-    while record is not None and record.get("in_flight") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return live.sequence_outcome(state_key, problem_key, status, prompt)
+    c1, c2 = st.columns([3, 1])
+    start = c1.button("Compute the curve", key=button)
+    with c2:
+        runs.stop_button(slot, key=f"{button}_stop")
+    if start:
+        runs.start(slot, jobs(), inputs=inputs, meta={"at": at})
+    run = runs.section(slot, inputs, prompt=prompt, draw=lambda run, histories: draw(sweep_points(run, value)))
+    points = sweep_points(run, value)
+    draw(points)
+    for message in sorted(set(run.meta.get("failed", {}).values())):
+        st.error(text.escape_markdown(message))
+    if run.stopped_by is not None:
+        st.caption(f"Sweep {run.outcome()}: {len(points)} of {len(run.jobs)} points, each from a run that "
+                   "used its whole budget.")
+    return points
 
 
-def _sweep_progress(state_key: str, key: tuple, total: int):
-    """The stored points of a sweep for ``key`` (restarted when the key changed)."""
-    sweep = st.session_state.get(state_key)
-    if not sweep or sweep["key"] != key:
-        sweep = {"key": key, "points": {}, "total": total}
-        st.session_state[state_key] = sweep
-    return sweep
+def sweep_points(run: runs.Run, value) -> dict:
+    """``{(series, x): value}`` of every job of a sweep run that was not stopped, each computed once."""
+    done, failed = run.meta.setdefault("values", {}), run.meta.setdefault("failed", {})
+    for i, (job, res) in enumerate(zip(run.jobs, list(run.results))):
+        if i in done or i in failed or res.stop_reason == "interrupted":
+            continue
+        try:
+            done[i] = value(run.meta["at"][i], job, res)
+        except nmdcore.NMDError as exc:
+            failed[i] = f"{job.label}: {exc}"
+    return {run.meta["at"][i]: v for i, v in sorted(done.items())}
 
 
 # ------------------------------------------------------------------ 1. completion
@@ -108,27 +148,21 @@ def completion(seed: int) -> None:
             run_cfg = controls.budgets("apps_comp", max_iter=2000, time_limit=10.0)
             params = controls.hyperparameter_expanders(chosen, "apps_comp")
             submitted = st.form_submit_button("Run", type="primary", key="apps_comp_run", width="stretch")
-        st.button("Stop", key="apps_comp_stop", width="stretch")
-    with right:
-        status, chart = st.empty(), st.empty()
+    x_axis = _x_axis(COMPLETION, "apps_comp", right)
     if submitted and chosen:
-        run_jobs(X, rank, _jobs(chosen, params, seed, run_cfg["init"], tsvd=True), run_cfg=run_cfg,
-                 state_key="apps_comp_record", problem_key=problem_key, chart=chart, status=status,
-                 key="apps-comp")
-    record = outcome("apps_comp_record", problem_key, status, "Choose solvers and press **Run**.")
-    runs = record["runs"]
-    chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
-                       key="apps-comp-final", width="stretch")
-    errors = {r["label"]: app.relative_error(r["theta"], truth) for r in runs}
+        runs.start(COMPLETION, _jobs(X, rank, chosen, params, seed, run_cfg, tsvd=True), inputs=problem_key)
+    run = run_section(COMPLETION, problem_key, prompt="Choose solvers and press **Run**.", right=right,
+                      x_axis=x_axis, chart_key="apps-comp-curves")
+    done = list(zip(run.jobs, run.results))
+    errors = {job.label: app.relative_error(res.theta, truth) for job, res in done}
     st.session_state["apps_comp_errors"] = errors
-    st.dataframe(pd.DataFrame([{"solver": r["label"], "ground-truth error ‖Θ − Θ*‖/‖Θ*‖": errors[r["label"]],
-                                "fit ‖X − max(0,Θ)‖/‖X‖": r["relu_error"], "iterations": r["n_iter"],
-                                "stop": r["stop_reason"]} for r in runs]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"solver": job.label, "ground-truth error ‖Θ − Θ*‖/‖Θ*‖": errors[job.label],
+                                "fit ‖X − max(0,Θ)‖/‖X‖": res.relu_error, "iterations": res.n_iter,
+                                "stop": run.stop_reason(res)} for job, res in done]), hide_index=True, width="stretch")
 
-    labels = [r["label"] for r in runs]
     shown = persistent(st.selectbox, "apps_comp_shown", min(errors, key=errors.get), "Recovery shown",
-                       options=labels)
-    theta = next(r["theta"] for r in runs if r["label"] == shown)
+                       options=list(errors))
+    theta = next(res.theta for job, res in done if job.label == shown)
     block = slice(0, min(size, 60))
     top = float(np.max(np.abs(truth[block, block])))
     st.plotly_chart(figures.heatmaps({"hidden Θ*": truth[block, block], "observed X = max(0, Θ*)": X[block, block],
@@ -139,7 +173,7 @@ def completion(seed: int) -> None:
     st.caption(f"The first {block.stop} rows and columns; one colour scale for Θ*, X and Θ.")
 
     st.subheader("Ground-truth error versus iterations")
-    series, grid = ground_truth_curves(record, X, truth)
+    series, grid = ground_truth_curves(run, X, truth)
     st.plotly_chart(figures.lines(grid, series, xlabel="iterations", ylabel="‖Θ − Θ*‖/‖Θ*‖", log_y=True,
                                   dashed=("TSVD",)), key="apps-comp-curve", width="stretch")
     st.caption("Each point reruns the solver from the same start for that many iterations; TSVD is one shot.")
@@ -160,18 +194,19 @@ def _truth_curve(problem_key: str, solver: str, params: tuple, init: str, seed: 
     return out
 
 
-def ground_truth_curves(record: dict, X, truth) -> tuple[dict, np.ndarray]:
-    """Ground-truth error of each run's solver after k iterations, on a grid up to its iteration count."""
-    grid = _budget_grid(max(r["n_iter"] for r in record["runs"]))
+def ground_truth_curves(run: runs.Run, X, truth) -> tuple[dict, np.ndarray]:
+    """Ground-truth error of each job's solver after k iterations, on a grid up to its iteration count."""
+    done = list(zip(run.jobs, run.results))
+    grid = _budget_grid(max(res.n_iter for _, res in done))
     series = {}
-    for r in record["runs"]:
-        if r["solver"] == "tsvd":
-            series["TSVD"] = [app.relative_error(r["theta"], truth)] * len(grid)
+    for job, res in done:
+        if job.solver == "tsvd":
+            series[job.label] = [app.relative_error(res.theta, truth)] * len(grid)
             continue
-        budgets = tuple(int(k) for k in grid if k <= r["n_iter"])
-        values = _truth_curve(record["data_key"], r["solver"], tuple(sorted(r["params"].items())), r["init"],
-                              r["seed"], record["rank"], budgets, X, truth)
-        series[r["label"]] = values + [np.nan] * (len(grid) - len(values))
+        budgets = tuple(int(k) for k in grid if k <= res.n_iter)
+        values = _truth_curve(run.inputs, job.solver, tuple(sorted(job.params.items())), job.init, job.seed,
+                              job.rank, budgets, X, truth)
+        series[job.label] = values + [np.nan] * (len(grid) - len(values))
     return series, grid
 
 
@@ -205,29 +240,24 @@ def distances(seed: int) -> None:
             run_cfg = controls.budgets("apps_dist", max_iter=100_000, time_limit=10.0, starts=("random", "tsvd"))
             params = controls.hyperparameter_expanders(chosen, "apps_dist")
             submitted = st.form_submit_button("Run", type="primary", key="apps_dist_run", width="stretch")
-        st.button("Stop", key="apps_dist_stop", width="stretch")
-    with right:
-        status, chart = st.empty(), st.empty()
+    x_axis = _x_axis(DISTANCES, "apps_dist", right)
     if submitted and chosen:
-        run_jobs(X, rank, _jobs(chosen, params, seed, run_cfg["init"], extra={"offset": d}, tsvd=False),
-                 run_cfg=run_cfg, state_key="apps_dist_record", problem_key=problem_key, chart=chart,
-                 status=status, key="apps-dist")
-    record = outcome("apps_dist_record", problem_key, status, "Choose solvers and press **Run**.")
-    runs = record["runs"]
-    chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
-                       key="apps-dist-final", width="stretch")
+        runs.start(DISTANCES, _jobs(X, rank, chosen, params, seed, run_cfg, extra={"offset": d}, tsvd=False),
+                   inputs=problem_key)
+    run = run_section(DISTANCES, problem_key, prompt="Choose solvers and press **Run**.", right=right,
+                      x_axis=x_axis, chart_key="apps-dist-curves")
     rows, recovered = [], {}
-    for r in runs:
-        estimate = -r["theta"]
+    for job, res in zip(run.jobs, run.results):
+        estimate = -res.theta
         try:
             aligned, residual = app.procrustes(P, app.classical_mds(estimate, dim))
         except nmdcore.NMDError:  # a run that diverged: no points to align
             aligned, residual = np.full_like(P, np.nan), np.nan
-        recovered[r["label"]] = aligned
-        rows.append({"solver": r["label"], "ground-truth error ‖D̂ − D‖/‖D‖": app.relative_error(estimate, D),
+        recovered[job.label] = aligned
+        rows.append({"solver": job.label, "ground-truth error ‖D̂ − D‖/‖D‖": app.relative_error(estimate, D),
                      "points after alignment ‖P̂ − P‖/‖P − c‖": residual,
-                     "latent residual": float(r["history"]["objective"][-1]), "iterations": r["n_iter"],
-                     "time (s)": float(r["history"]["time"][-1]), "stop": r["stop_reason"]})
+                     "latent residual": float(res.history["objective"][-1]), "iterations": res.n_iter,
+                     "time (s)": float(res.history["time"][-1]), "stop": run.stop_reason(res)})
     table = pd.DataFrame(rows)
     st.session_state["apps_dist_table"] = table
     st.dataframe(table, hide_index=True, width="stretch")
@@ -276,38 +306,35 @@ def fraction_sweep(P, D, dim: int, chosen: list, params: dict, cfg: dict, *, pro
         st.info("Choose solvers and at least one fraction between 0 and 1.")
         return
     plain = chosen[0]
-    labels = [nmdcore.SOLVERS[k].label for k in chosen] + [f"plain rank {dim + 3} ({nmdcore.SOLVERS[plain].label})"]
-    key = (problem_key, tuple(chosen), tuple(cfg["fractions"]), cfg["time_limit"])
-    sweep = _sweep_progress("apps_dist_sweep", key, len(cfg["fractions"]) * len(labels))
-    start = st.button("Compute the curve", key="apps_dist_sweep_run")
-    st.button("Stop", key="apps_dist_sweep_stop", help="Keeps the points computed so far.")
-    if start:
-        sweep["points"] = {}
-        bar = st.progress(0.0)
-        done = 0
-        for fraction in cfg["fractions"]:
-            X, d = app.observe_small_distances(D, fraction)
-            runs = [(k, nmdcore.SOLVERS[k].label, dim + 2, d) for k in chosen] + [(plain, labels[-1], dim + 3, 0.0)]
-            for solver, label, rank, offset in runs:
-                bar.progress(done / sweep["total"], text=f"{label} at {fraction:.0%} observed")
-                res = nmdcore.decompose(X, rank, solver=solver, init="random", random_state=cfg["seed"],
-                                        max_iter=1_000_000, time_limit=cfg["time_limit"], tol=0, tol_stall=0,
-                                        offset=offset, **params[solver])
-                estimate = -res.theta if offset else d - res.theta
-                sweep["points"][(label, fraction)] = app.relative_error(estimate, D)
-                done += 1
-        bar.empty()
-    if not sweep["points"]:
-        st.caption("Each point is a run from the papers' random start with the time budget above "
-                   f"({sweep['total']} runs).")
-        return
-    series = {label: [sweep["points"].get((label, f), np.nan) for f in cfg["fractions"]] for label in labels}
-    st.plotly_chart(figures.lines(cfg["fractions"], series, xlabel="observed fraction", ylabel="‖D̂ − D‖/‖D‖",
-                                  log_y=True, dashed=(labels[-1],)), key="apps-dist-sweep", width="stretch")
+    plain_label = f"plain rank {dim + 3} ({nmdcore.SOLVERS[plain].label})"
+    calls = [(k, nmdcore.SOLVERS[k].label, dim + 2, True) for k in chosen] + [(plain, plain_label, dim + 3, False)]
+    thresholds = {f: app.observe_small_distances(D, f) for f in cfg["fractions"]}
+
+    def jobs():
+        return [runs.Job(X, rank, solver, {**params[solver], "offset": d if offset else 0.0, "tol": 0,
+                                           "tol_stall": 0},
+                         init="random", max_iter=1_000_000, time_limit=cfg["time_limit"], seed=cfg["seed"],
+                         label=f"{label} at {f:.0%} observed")
+                for f, (X, d) in thresholds.items() for solver, label, rank, offset in calls]
+
+    def error(point, job, res):
+        d = thresholds[point[1]][1]
+        return app.relative_error(-res.theta if job.params["offset"] else d - res.theta, D)
+
+    def draw(points):  # with markers: a sweep in progress has single points
+        series = {label: [points.get((label, f), np.nan) for f in cfg["fractions"]] for _, label, _, _ in calls}
+        fig = figures.lines(cfg["fractions"], series, xlabel="observed fraction", ylabel="‖D̂ − D‖/‖D‖", log_y=True,
+                            dashed=(plain_label,))
+        st.plotly_chart(fig.update_traces(mode="lines+markers"), key="apps-dist-sweep", width="stretch")
+
+    settings = tuple((k, tuple(sorted(params[k].items()))) for k in chosen)
+    sweep_section(FRACTION_SWEEP, (problem_key, settings, tuple(cfg["fractions"]), cfg["time_limit"]), jobs=jobs,
+                  at=[(label, f) for f in cfg["fractions"] for _, label, _, _ in calls], value=error,
+                  button="apps_dist_sweep_run", draw=draw,
+                  prompt=f"Press **Compute the curve**: each point is a run from the papers' random start with the "
+                         f"time budget above ({len(cfg['fractions']) * len(calls)} runs).")
     st.caption(f"The plain model fits X ≈ max(0, Θ) of rank {dim + 3} (the rank of d·11ᵀ − D) without knowing d "
                "in the fit, and estimates D̂ = d − Θ; every error is relative to D.")
-    if len(sweep["points"]) < sweep["total"]:
-        st.caption(f"Stopped: {len(sweep['points'])} of {sweep['total']} runs done.")
 
 
 # ------------------------------------------------------------------ 3. embedding
@@ -347,33 +374,27 @@ def embedding(seed: int) -> None:
             run_cfg = controls.budgets("apps_emb", max_iter=300, time_limit=20.0)
             params = controls.hyperparameters(solver, prefix="apps_emb")
             submitted = st.form_submit_button("Run", type="primary", key="apps_emb_run", width="stretch")
-        st.button("Stop", key="apps_emb_stop", width="stretch")
-    with right:
-        status, chart = st.empty(), st.empty()
+    x_axis = _x_axis(EMBEDDING, "apps_emb", right)
     if submitted:
-        run_jobs(S, rank, _jobs([solver], {solver: params}, seed, run_cfg["init"], tsvd=True), run_cfg=run_cfg,
-                 state_key="apps_emb_record", problem_key=problem_key, chart=chart, status=status, key="apps-emb",
-                 extra={"run_cfg": run_cfg})
-    record = outcome("apps_emb_record", problem_key, status, "Choose a solver and press **Run**.")
-    runs = record["runs"]
-    chart.plotly_chart(figures.comparison({r["label"]: r["history"] for r in runs}, x="time"),
-                       key="apps-emb-final", width="stretch")
+        runs.start(EMBEDDING, _jobs(S, rank, [solver], {solver: params}, seed, run_cfg, tsvd=True),
+                   inputs=problem_key)
+    run = run_section(EMBEDDING, problem_key, prompt="Choose a solver and press **Run**.", right=right,
+                      x_axis=x_axis, chart_key="apps-emb-curves")
     points, deviation = {}, {}
     try:
-        for r in runs:
-            points[r["label"]] = app.tsm_embedding(r["theta"], tau, record["rank"])
-            deviation[r["label"]] = app.mean_angular_deviation(Y, points[r["label"]], tau)
+        for job, res in zip(run.jobs, run.results):
+            points[job.label] = app.tsm_embedding(res.theta, tau, job.rank)
+            deviation[job.label] = app.mean_angular_deviation(Y, points[job.label], tau)
     except nmdcore.NMDError as exc:  # e.g. no pair of images above τ
         st.error(text.escape_markdown(exc))
         st.stop()
     st.session_state["apps_emb_deviation"] = deviation
-    cols = st.columns(len(runs))
-    for col, r in zip(cols, runs):
-        col.metric(f"mean angular deviation, {r['label']}", f"{deviation[r['label']]:.4f} rad")
+    for col, (label, value) in zip(st.columns(len(deviation)), deviation.items()):
+        col.metric(f"mean angular deviation, {label}", f"{value:.4f} rad")
     st.plotly_chart(embedding_figure(points, labels, dims), key="apps-emb-points", width="stretch")
 
     st.subheader("Mean angular deviation versus r")
-    rank_sweep(Y, S, tau, solver, params, record["run_cfg"], seed, problem_key)
+    rank_sweep(Y, S, tau, run.jobs[-1], problem_key)
 
 
 def embedding_figure(points: dict, labels, dims: int) -> go.Figure:
@@ -398,30 +419,34 @@ def embedding_figure(points: dict, labels, dims: int) -> go.Figure:
     return fig
 
 
-def rank_sweep(Y, S, tau: float, solver: str, params: dict, run_cfg: dict, seed: int, problem_key: str) -> None:
-    """Mean angular deviation of the ReLU-NMD and TSVD embeddings for several r."""
+def rank_sweep(Y, S, tau: float, main: runs.Job, problem_key: str) -> None:
+    """Mean angular deviation of the ReLU-NMD and TSVD embeddings for several r, with the budgets, start
+    and hyperparameters of the run above (``main``: its solver's job)."""
     grid = persistent(st.text_input, "apps_emb_grid", "2, 5, 10, 15, 20, 30", "Ranks")
     ranks = sorted({int(v) for v in grid.replace(";", ",").split(",") if v.strip().isdigit()
                     and 1 <= int(v) < S.shape[0]})
-    label = nmdcore.SOLVERS[solver].label
-    key = (problem_key, solver, tuple(sorted(params.items())), tuple(ranks), run_cfg["max_iter"])
-    sweep = _sweep_progress("apps_emb_sweep", key, 2 * len(ranks))
-    start = st.button("Compute the curve", key="apps_emb_sweep_run",
-                      help=f"{label} with the iteration and time budgets above, and TSVD, at each r.")
-    st.button("Stop", key="apps_emb_sweep_stop", help="Keeps the points computed so far.")
-    if start and ranks:
-        sweep["points"] = {}
-        bar = st.progress(0.0)
-        for i, r in enumerate(ranks):
-            bar.progress(i / len(ranks), text=f"r = {r}")
-            for name, key_ in (("TSVD", "tsvd"), (label, solver)):
-                res = nmdcore.decompose(S, r, solver=key_, init=run_cfg["init"] if key_ != "tsvd" else "tsvd",
-                                        max_iter=run_cfg["max_iter"], time_limit=run_cfg["time_limit"],
-                                        random_state=seed, **(params if key_ == solver else {}))
-                sweep["points"][(name, r)] = app.mean_angular_deviation(Y, app.tsm_embedding(res.theta, tau, r), tau)
-        bar.empty()
-    if not sweep["points"]:
+    if not ranks:
+        st.info(f"Enter ranks from 1 to {S.shape[0] - 1}, separated by commas.")
         return
-    series = {name: [sweep["points"].get((name, r), np.nan) for r in ranks] for name in (label, "TSVD")}
-    st.plotly_chart(figures.lines(ranks, series, xlabel="rank r", ylabel="mean angular deviation (rad)",
-                                  dashed=("TSVD",)), key="apps-emb-sweep", width="stretch")
+    names = ("TSVD", main.label)
+
+    def jobs():
+        return [runs.Job(S, r, "tsvd", seed=main.seed, label=f"TSVD, r = {r}") if name == "TSVD"
+                else runs.Job(S, r, main.solver, main.params, init=main.init, max_iter=main.max_iter,
+                              time_limit=main.time_limit, seed=main.seed, label=f"{name}, r = {r}")
+                for r in ranks for name in names]
+
+    def deviation(point, job, res):
+        return app.mean_angular_deviation(Y, app.tsm_embedding(res.theta, tau, job.rank), tau)
+
+    def draw(points):
+        series = {name: [points.get((name, r), np.nan) for r in ranks] for name in names[::-1]}
+        fig = figures.lines(ranks, series, xlabel="rank r", ylabel="mean angular deviation (rad)", dashed=("TSVD",))
+        st.plotly_chart(fig.update_traces(mode="lines+markers"), key="apps-emb-sweep", width="stretch")
+
+    inputs = (problem_key, main.solver, tuple(sorted(main.params.items())), main.init, main.max_iter,
+              main.time_limit, main.seed, tuple(ranks))
+    sweep_section(RANK_SWEEP, inputs, jobs=jobs, at=[(name, r) for r in ranks for name in names], value=deviation,
+                  button="apps_emb_sweep_run", draw=draw,
+                  prompt=f"Press **Compute the curve**: {main.label} with the budgets of the run above, and TSVD, "
+                         f"at each r ({2 * len(ranks)} runs).")

@@ -2,14 +2,12 @@
 
 Streamlit has no public API yet for the two facts the runs need: which browser
 session the current script run belongs to, and whether that session is still
-connected; nor for the exception a click raises in a running script, which
-``ui.live`` (the script-thread runs of the Applications page) catches. Both come from ``streamlit.runtime`` internals, which can change in any
+connected. Both come from ``streamlit.runtime`` internals, which can change in any
 release; ``tests/test_st_private.py`` fails loudly when they do.
 """
 from __future__ import annotations
 
 from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # noqa: F401 (ui.live)
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 
