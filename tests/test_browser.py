@@ -501,7 +501,7 @@ def _dataset_title(name: str) -> str:
 
 def test_rank_survives_the_5x5_example_and_controls_follow_the_spec(page, app_url):
     """The rank asked for on a large matrix is clamped on the 5×5 example and comes back after it;
-    λ of NMD-TM is a log slider that reads in plain numbers."""
+    λ of NMD-TM is a log slider that reads in plain numbers, and α, β (NMD-TM, eBCD-NMD, A-NMD) are sliders."""
     page.goto(f"{app_url}/Explore")
     wait_for_app(page)
     _choose(page, "dataset", _dataset_title("relu_lowrank"))
@@ -520,5 +520,11 @@ def test_rank_survives_the_5x5_example_and_controls_follow_the_spec(page, app_ur
     expect(widget(page, "rank").get_by_test_id("stSliderThumbValue")).to_have_text("15")
     _choose(page, "explore_solver", "NMD-TM — 3B-T")
     expect(widget(page, "explore_nmd_tm_lam").get_by_test_id("stSliderThumbValue")).to_have_text("0.0001")
+    for key in ("explore_nmd_tm_lam", "explore_nmd_tm_alpha", "explore_nmd_tm_beta"):
+        expect(widget(page, key).get_by_role("slider")).to_have_count(1)
     no_exception(page)
     shot(page, "controls_nmd_tm")
+    for label, key in (("eBCD-NMD — 3B-RMD", "explore_ebcd_alpha"), ("A-NMD — Latent-RMD", "explore_a_nmd_beta")):
+        _choose(page, "explore_solver", label)
+        expect(widget(page, key).get_by_role("slider")).to_have_count(1)
+    no_exception(page)
