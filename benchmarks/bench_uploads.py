@@ -25,7 +25,7 @@ import zipfile
 import numpy as np
 
 from nmdcore.datasets import from_files
-from nmdcore.datasets._uploads import _parse_text_lines
+from nmdcore.datasets._matrices import _parse_text_lines
 
 
 def lying_zip(real_size: int, declared: int, *, members: int = 1, after: tuple = (), after_data: bytes = b"") -> bytes:

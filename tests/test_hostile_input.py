@@ -386,7 +386,7 @@ def test_windows_member_name_is_listed_as_skipped_not_dropped():
 
 
 def test_fast_and_line_csv_readers_agree_and_bad_cells_keep_their_place():
-    from nmdcore.datasets._uploads import _parse_text_lines, _read_text_matrix
+    from nmdcore.datasets._matrices import _parse_text_lines, _read_text_matrix
 
     rng = np.random.default_rng(3)
     A = np.round(rng.random((40, 7)) * (rng.random((40, 7)) < 0.5), 6)
