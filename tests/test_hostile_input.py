@@ -485,7 +485,8 @@ def test_damaged_nmf_cache_file_is_recomputed_and_replaced(tmp_path, monkeypatch
     with open(path, "wb") as fh:
         fh.write(whole[: len(whole) // 2] if damage == "truncated" else damage)
     again = datasets.load("nmf_basis", source="mnist5k", rank=2, max_iter=4)
-    np.testing.assert_array_equal(again.X, first.X)
+    # recomputed, not read: the same basis up to the last bits that threaded sums may change between runs
+    np.testing.assert_allclose(again.X, first.X, rtol=1e-9, atol=1e-12)
     assert open(path, "rb").read() == whole or np.load(path)["U"].shape == first.X.shape
 
 
