@@ -138,7 +138,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         A known constant c added to Θ: fit X ≈ max(0, Θ + c·11ᵀ) with rank Θ ≤ r (Euclidean
         distance matrix completion: c = d, Θ = −D). ``theta`` is returned without c; the
         objective is the latent residual ‖Z − c − Θ‖_F/‖X‖_F (NMD-TM, A-EM: the ReLU error).
-        The latent and three-block solvers support it (``nmdcore.solvers.offset.OFFSET_SOLVERS``);
+        The latent and three-block solvers support it (a spec with ``run_offset``);
         init ``"tsvd"`` is then the truncated SVD of X − c. 0 is the plain model.
     **hyperparams
         Solver hyperparameters, validated against ``SOLVERS[solver].hyperparameters``.
@@ -180,9 +180,9 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     offset = _check_number("offset", offset)
     if not math.isfinite(offset):
         raise HyperparameterError(f"offset must be a finite number, got {offset!r}")
-    if offset and spec.key not in _offset.OFFSET_SOLVERS:
-        raise OffsetNotSupportedError(
-            f"{spec.key} has no offset model; offset={offset:g} needs one of {', '.join(_offset.OFFSET_SOLVERS)}")
+    if offset and spec.run_offset is None:
+        having = ", ".join(key for key, s in SOLVERS.items() if s.run_offset is not None)
+        raise OffsetNotSupportedError(f"{spec.key} has no offset model; offset={offset:g} needs one of {having}")
     if offset:
         _offset.check_params(spec.key, params)
     check_init(init, spec)
@@ -199,7 +199,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,
                       callback=callback, extras=spec.extras, stop_event=stop_event)
     if offset:
-        theta, factors = _offset.run(spec.key, problem, start, params, monitor, c)
+        theta, factors = spec.run_offset(problem, start, params, monitor, c)
     else:
         theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing

@@ -217,6 +217,10 @@ class SolverSpec:
         of computing the truncation again.
     run : callable
         ``run(problem, start, params, monitor) -> (theta, factors)``.
+    run_offset : callable or None
+        ``run_offset(problem, start, params, monitor, c) -> (theta, factors)``: the
+        solver on the offset model X ≈ max(0, Θ + c·11ᵀ) (``decompose(..., offset=c)``);
+        None when the solver has no offset model.
     prepare_start : callable
         ``prepare_start(problem, init) -> dict`` builds the starting arrays.
     """
@@ -243,6 +247,7 @@ class SolverSpec:
     memory: MemoryModel = MemoryModel(held=3.0, transient=1.0)
     pages: tuple = ("explore", "compare")
     shares_tsvd_start: bool = False
+    run_offset: Callable | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.memory, MemoryModel):

@@ -87,8 +87,13 @@ def _offset_path(X, r, solver, c, max_iter):
     problem = Problem(np.ascontiguousarray(X, dtype=np.float64), r, np.random.default_rng(0))
     start = offset_solvers.prepare_start(spec, problem, "tsvd", c)
     monitor = Monitor(max_iter=max_iter, tol=0, tol_stall=0, time_limit=None, callback=None, extras=spec.extras)
-    theta, _ = offset_solvers.run(solver, problem, start, spec.resolve({}), monitor, c)
+    theta, _ = spec.run_offset(problem, start, spec.resolve({}), monitor, c)
     return theta, monitor.arrays()
+
+
+def test_the_latent_and_three_block_solvers_have_an_offset_model():
+    having = {k for k, s in nmdcore.SOLVERS.items() if s.run_offset is not None}
+    assert having == {k for k, s in nmdcore.SOLVERS.items() if s.family in ("latent", "three_block")}
 
 
 @pytest.mark.parametrize("solver", ["naive", "a_nmd", "em", "a_em", "bcd", "ebcd", "nmd_3b", "nmd_tm"])
@@ -149,7 +154,7 @@ def test_offset_tsvd_start_is_the_truncation_of_x_minus_c():
     assert res.relu_error == pytest.approx(np.linalg.norm(X - np.maximum(0, start + c)) / np.linalg.norm(X))
 
 
-@pytest.mark.parametrize("solver", nmdcore.solvers.offset.OFFSET_SOLVERS)
+@pytest.mark.parametrize("solver", [k for k, s in nmdcore.SOLVERS.items() if s.run_offset is not None])
 def test_offset_runs_stop_on_callback_and_keep_float32(solver):
     rng = np.random.default_rng(6)
     X = np.maximum(0, rng.standard_normal((25, 3)) @ rng.standard_normal((3, 20)) - 0.2).astype(np.float32)

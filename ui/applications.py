@@ -14,7 +14,6 @@ from plotly.subplots import make_subplots
 import nmdcore
 from nmdcore import applications as app
 from nmdcore import synthetic
-from nmdcore.solvers.offset import OFFSET_SOLVERS
 
 from . import controls, figures, layout, runs, text
 from .state import persistent
@@ -235,7 +234,8 @@ def distances(seed: int) -> None:
 
     left, right = st.columns([1, 2])
     with left:
-        chosen = _solver_choice(list(OFFSET_SOLVERS), "apps_dist_solvers", ["ebcd", "a_nmd", "nmd_3b"])
+        with_offset = [k for k, s in nmdcore.SOLVERS.items() if s.run_offset is not None]
+        chosen = _solver_choice(with_offset, "apps_dist_solvers", ["ebcd", "a_nmd", "nmd_3b"])
         with st.form("apps_dist_form"):
             run_cfg = controls.budgets("apps_dist", max_iter=100_000, time_limit=10.0, starts=("random", "tsvd"))
             params = controls.hyperparameter_expanders(chosen, "apps_dist")

@@ -11,4 +11,8 @@ from .latent import SPECS as _latent
 from .symmetric import SPECS as _symmetric
 from .three_block import SPECS as _three_block
 
-ALL_SPECS = (*_baseline, *_latent, *_three_block, *_coordinate, *_symmetric, *_factorization)
+from .offset import with_offset_model
+
+# the latent and three-block solvers get their offset versions (solvers/offset.py) on their specs
+ALL_SPECS = tuple(with_offset_model(spec) for spec in
+                  (*_baseline, *_latent, *_three_block, *_coordinate, *_symmetric, *_factorization))

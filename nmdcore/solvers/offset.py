@@ -27,16 +27,14 @@ of a 60×60 matrix measured 5× slower here).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .._errors import HyperparameterError
 from .._erfcx import erfcx
 from .._parallel import serial_blas
 from .._tsvd import tsvd_exact
-
-#: Solvers that accept ``offset`` ≠ 0 in :func:`nmdcore.decompose`.
-OFFSET_SOLVERS = ("naive", "a_nmd", "em", "a_em", "bcd", "ebcd", "nmd_3b", "nmd_tm")
-
 
 def _norm(A: np.ndarray) -> float:
     return float(np.linalg.norm(A))
@@ -80,12 +78,20 @@ def check_params(key: str, params: dict) -> None:
                                   f"tsvd={params['tsvd']!r} is not available with offset")
 
 
-def run(key: str, problem, start, params, monitor, c: float):
-    """Run the offset version of solver ``key``; return ``(theta, factors)`` with Θ without c."""
-    errors = _Errors(problem, float(c))
-    Z0 = problem.X.copy() if start.get("Z") is None else start["Z"]
-    with serial_blas():  # small dense problems: threaded LAPACK only adds synchronisation
-        return _RUNNERS[key](problem, start, params, monitor, errors, Z0)
+def with_offset_model(spec):
+    """``spec`` with its ``run_offset`` when this module has the solver's offset version."""
+    runner = _RUNNERS.get(spec.key)
+    if runner is None:
+        return spec
+
+    def run_offset(problem, start, params, monitor, c: float):
+        """The offset version of the solver; returns ``(theta, factors)`` with Θ without c."""
+        errors = _Errors(problem, float(c))
+        Z0 = problem.X.copy() if start.get("Z") is None else start["Z"]
+        with serial_blas():  # small dense problems: threaded LAPACK only adds synchronisation
+            return runner(problem, start, params, monitor, errors, Z0)
+
+    return replace(spec, run_offset=run_offset)
 
 
 def _naive(problem, start, params, monitor, errors, Z):
