@@ -5,10 +5,13 @@ on the path); the fixtures themselves stay in ``conftest.py``.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nmdcore
@@ -29,6 +32,22 @@ OFFSET_TRACES = FULL_OFFSET_TRACES if FULL_OFFSET_TRACES.is_dir() else BUNDLED_O
 
 #: Solver names of the three-block reference traces, under nmdcore's keys.
 THREE_BLOCK_REFERENCE_NAME = {"BCD_NMD": "bcd", "eBCD_NMD": "ebcd", "NMD_3B": "nmd_3b", "NMD_TM": "nmd_tm"}
+
+
+def zip_bytes(members: dict, method=zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive of ``{name: bytes}`` members, as an upload would bring it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def npy_bytes(array) -> bytes:
+    """``array`` in NumPy's .npy format (object arrays pickled, for the refusal tests)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
 
 
 def require_shared(path: Path) -> Path:

@@ -33,7 +33,7 @@ from nmdcore import (
 )
 from benchmarks.bench_uploads import lying_zip
 from nmdcore.datasets import from_files
-from tests.helpers import finish_runs, open_page, page_run
+from tests.helpers import finish_runs, npy_bytes, open_page, page_run, zip_bytes
 
 # --------------------------------------------------------------------------- inputs
 
@@ -52,20 +52,6 @@ def png(shape=(6, 5), seed=0) -> bytes:
 def encoded(fmt: str, **kwargs) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.arange(30, dtype=np.uint8).reshape(6, 5)).convert("RGB").save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
-def zipped(members: dict, method=zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def npy(array) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=True)
     return buf.getvalue()
 
 
@@ -106,7 +92,7 @@ def csv(text: str) -> bytes:
 #: (id, files, options, error class, fragment of the message)
 UPLOADS = [
     ("eps-named-png", [("evil.png", EPS)], {}, DatasetError, "PostScript/EPS"),
-    ("eps-in-zip", [("a.zip", zipped({"in/evil.png": EPS}))], {}, DatasetError, "PostScript/EPS"),
+    ("eps-in-zip", [("a.zip", zip_bytes({"in/evil.png": EPS}))], {}, DatasetError, "PostScript/EPS"),
     ("pdf-named-jpg", [("doc.jpg", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n")], {}, DatasetError, "PDF"),
     ("webp-named-png", [("w.png", encoded("WEBP"))], {}, DatasetError, "WebP"),
     ("ico-named-png", [("i.png", encoded("ICO"))], {}, DatasetError, "Windows ICO/CUR"),
@@ -117,21 +103,21 @@ UPLOADS = [
     ("unknown-bytes-named-png", [("u.png", b"\x13\x37" * 40)], {}, DatasetError, "not an image that can be read"),
     ("lying-zip-member", [("l.zip", lying_zip(8 * 2**20, 10))], {}, DatasetError, "declared size of 10 bytes"),
     ("zip-ratio-over-limit", [("r.zip", lying_zip(2**20, 400 * 2**20))], {}, DatasetError, "1100:1"),
-    ("zip-member-too-big", [("b.zip", zipped({"big.npy": bytes(2000)}))], {"max_bytes": 1000},
+    ("zip-member-too-big", [("b.zip", zip_bytes({"big.npy": bytes(2000)}))], {"max_bytes": 1000},
      DatasetError, "over the limit"),
-    ("zip-backslash-name", [("w.zip", zipped({"..\\..\\win.png": png()}))], {}, DatasetError, "backslashes"),
-    ("zip-dotdot-name", [("d.zip", zipped({"../up.png": png()}))], {}, DatasetError, "climbs out"),
-    ("zip-absolute-name", [("a.zip", zipped({"/etc/abs.png": png()}))], {}, DatasetError, "absolute path"),
-    ("zip-in-zip", [("n.zip", zipped({"inner.zip": zipped({"a.png": png()})}))], {}, DatasetError,
+    ("zip-backslash-name", [("w.zip", zip_bytes({"..\\..\\win.png": png()}))], {}, DatasetError, "backslashes"),
+    ("zip-dotdot-name", [("d.zip", zip_bytes({"../up.png": png()}))], {}, DatasetError, "climbs out"),
+    ("zip-absolute-name", [("a.zip", zip_bytes({"/etc/abs.png": png()}))], {}, DatasetError, "absolute path"),
+    ("zip-in-zip", [("n.zip", zip_bytes({"inner.zip": zip_bytes({"a.png": png()})}))], {}, DatasetError,
      "archives inside archives"),
     ("corrupt-zip", [("c.zip", b"PK\x03\x04 not really a zip")], {}, DatasetError, "corrupt zip archive"),
     ("empty-image", [("e.png", b"")], {}, DatasetError, "0 bytes"),
     ("truncated-png", [("t.png", png((60, 50))[:-30])], {}, DatasetError, "truncated"),
     ("garbage-jpg", [("g.jpg", b"\x00garbage" * 10)], {}, DatasetError, "not an image"),
     ("decompression-bomb", [("bomb.png", png_bomb())], {}, DatasetError, "bomb"),
-    ("unsupported-extension", [("notes.docx", zipped({"word/document.xml": b"<w/>"}))], {}, DatasetError,
+    ("unsupported-extension", [("notes.docx", zip_bytes({"word/document.xml": b"<w/>"}))], {}, DatasetError,
      "unsupported file type .docx"),
-    ("markdown-member-name", [("m.zip", zipped({f"{MARKDOWN_IMAGE}.png": EPS}))], {}, DatasetError,
+    ("markdown-member-name", [("m.zip", zip_bytes({f"{MARKDOWN_IMAGE}.png": EPS}))], {}, DatasetError,
      MARKDOWN_IMAGE),
     ("csv-decimal-comma", [("d.csv", csv("1,5;2,5\n3,5;0,0\n"))], {}, DatasetError, "decimal commas"),
     ("csv-decimal-comma-after-header", [("d.csv", csv("x;y\n1,5;2,5\n3,5;0\n"))], {}, DatasetError,
@@ -150,15 +136,15 @@ UPLOADS = [
     ("csv-single-row", [("s.csv", csv("1,2,3\n"))], {}, ShapeError, "single row or column"),
     ("csv-over-entry-limit", [("l.csv", csv("1,2\n3,4\n5,6\n"))], {"max_entries": 4}, ShapeError,
      "more than 4 entries"),
-    ("npy-pickle", [("p.npy", npy(np.array([{"a": 1}], dtype=object)))], {}, DatasetError, "no pickle"),
+    ("npy-pickle", [("p.npy", npy_bytes(np.array([{"a": 1}], dtype=object)))], {}, DatasetError, "no pickle"),
     ("npy-declares-huge-shape", [("h.npy", npy_declaring((200000, 20000)))], {}, ShapeError,
      "200000x20000"),
     ("npz-sparse-declares-huge-shape", [("h.npz", sparse_npz_declaring((200000, 20000)))], {}, ShapeError,
      "200000x20000"),
-    ("npy-3d", [("c.npy", npy(np.ones((2, 2, 2))))], {}, ShapeError, "2-D"),
-    ("npy-complex", [("c.npy", npy(np.ones((2, 2), dtype=complex)))], {}, ShapeError, "not real numbers"),
-    ("npy-nan", [("n.npy", npy(np.array([[1.0, np.nan], [0.0, 2.0]])))], {}, NonFiniteError, "NaN"),
-    ("npy-strings", [("s.npy", npy(np.array([["a", "b"], ["c", "d"]])))], {}, ShapeError, "not real numbers"),
+    ("npy-3d", [("c.npy", npy_bytes(np.ones((2, 2, 2))))], {}, ShapeError, "2-D"),
+    ("npy-complex", [("c.npy", npy_bytes(np.ones((2, 2), dtype=complex)))], {}, ShapeError, "not real numbers"),
+    ("npy-nan", [("n.npy", npy_bytes(np.array([[1.0, np.nan], [0.0, 2.0]])))], {}, NonFiniteError, "NaN"),
+    ("npy-strings", [("s.npy", npy_bytes(np.array([["a", "b"], ["c", "d"]])))], {}, ShapeError, "not real numbers"),
     ("npz-several-arrays", [("s.npz", npz(a=np.eye(2), b=np.eye(2)))], {}, ShapeError, "name the matrix 'X'"),
     ("npz-dia-sparse", [("d.npz", (lambda b: (sp.save_npz(b, sp.dia_matrix(np.eye(3))), b.getvalue())[1])(
         io.BytesIO()))], {}, DatasetError, "scipy sparse dia"),
@@ -275,7 +261,7 @@ APP_UPLOADS = [
      "row 2, column 2"),
     ("app-npy-declares-huge", [("h.npy", npy_declaring((200000, 20000)), "application/octet-stream")], ShapeError,
      "200000x20000"),
-    ("app-pickle", [("p.npy", npy(np.array([{"a": 1}], dtype=object)), "application/octet-stream")], DatasetError,
+    ("app-pickle", [("p.npy", npy_bytes(np.array([{"a": 1}], dtype=object)), "application/octet-stream")], DatasetError,
      "no pickle"),
     ("app-corrupt-zip", [("c.zip", b"PK\x03\x04 no", "application/zip")], DatasetError, "corrupt zip archive"),
 ]
@@ -314,7 +300,7 @@ def test_upload_table_app(files, error, fragment):
 @pytest.mark.parametrize("scale", [1e-300, 1e300])
 def test_extreme_magnitudes_run_in_the_app(scale):
     at = upload_page()
-    at.sidebar.file_uploader(key="upload").set_value(("x.npy", npy(X * scale), "application/octet-stream")).run()
+    at.sidebar.file_uploader(key="upload").set_value(("x.npy", npy_bytes(X * scale), "application/octet-stream")).run()
     assert not at.exception, at.exception
     assert not at.error
     at.slider(key="rank").set_value(3)
@@ -380,7 +366,7 @@ def test_lying_member_is_refused_after_reading_no_more_than_declared(monkeypatch
 
 
 def test_windows_member_name_is_listed_as_skipped_not_dropped():
-    ds = from_files([("w.zip", zipped({"..\\..\\win.png": png(), "ok.png": png()}))])
+    ds = from_files([("w.zip", zip_bytes({"..\\..\\win.png": png(), "ok.png": png()}))])
     assert [n for n, _ in ds.skipped] == ["w.zip/..\\..\\win.png"]
     assert ds.X.shape == (6, 5)
 
@@ -427,20 +413,20 @@ def test_upload_memory_is_bounded_over_all_sessions(monkeypatch):
     at = upload_page()
     held = ui.data.UPLOADS.held_bytes
     monkeypatch.setenv("NMD_APP_UPLOADS_MB", str((held + X.nbytes / 2) / 2**20))
-    at.sidebar.file_uploader(key="upload").set_value(("a.npy", npy(X), "application/octet-stream")).run()
+    at.sidebar.file_uploader(key="upload").set_value(("a.npy", npy_bytes(X), "application/octet-stream")).run()
     assert not at.exception and len(at.error) == 1
     assert "MB for all sessions" in plain(at.error[0].value)
     monkeypatch.setenv("NMD_APP_UPLOADS_MB", "not a number")  # the default then: 1 GB
     at.run()  # not cached: the same upload goes through once there is room
     assert not at.error and at.session_state["uploaded"].X.shape == X.shape
     assert ui.data.UPLOADS.held_bytes == held + X.nbytes
-    at.sidebar.file_uploader(key="upload").set_value(("b.npy", npy(2 * X), "application/octet-stream")).run()
+    at.sidebar.file_uploader(key="upload").set_value(("b.npy", npy_bytes(2 * X), "application/octet-stream")).run()
     assert ui.data.UPLOADS.held_bytes == held + X.nbytes  # the session's earlier upload was released
 
 
 def test_markdown_in_names_and_cells_is_shown_as_text():
     at = upload_page()
-    files = [("m.zip", zipped({f"{MARKDOWN_IMAGE}.png": EPS, "ok.png": png()}), "application/zip")]
+    files = [("m.zip", zip_bytes({f"{MARKDOWN_IMAGE}.png": EPS, "ok.png": png()}), "application/zip")]
     at.sidebar.file_uploader(key="upload").set_value(files).run()
     assert not at.exception and not at.error
     warning = at.sidebar.warning[0].value

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import zipfile
 import zlib
 
 import numpy as np
@@ -15,6 +14,7 @@ from PIL import Image
 
 from nmdcore import DatasetError, NegativeEntriesError, NMDError, NonFiniteError, ShapeError, ZeroMatrixError
 from nmdcore.datasets import from_files
+from tests.helpers import npy_bytes, zip_bytes
 
 
 def gray(seed: int, shape=(12, 10)) -> np.ndarray:
@@ -27,20 +27,6 @@ def gray(seed: int, shape=(12, 10)) -> np.ndarray:
 def encode(array: np.ndarray, fmt: str, **kwargs) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format=fmt, **kwargs)
-    return buffer.getvalue()
-
-
-def make_zip(members: dict) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
-def npy_bytes(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=True)
     return buffer.getvalue()
 
 
@@ -103,8 +89,8 @@ def test_single_image_is_the_matrix_itself():
 def test_zip_of_images_skips_folders_hidden_files_and_bad_members():
     members = {"faces/": b"", "faces/a.png": encode(gray(1), "PNG"), "faces/b.bmp": encode(gray(2), "BMP"),
                "__MACOSX/faces/._a.png": b"junk", "faces/.DS_Store": b"junk", "faces/bad.png": b"not a png",
-               "inner.zip": make_zip({"c.png": encode(gray(3), "PNG")})}
-    ds = from_files([("set.zip", make_zip(members))])
+               "inner.zip": zip_bytes({"c.png": encode(gray(3), "PNG")})}
+    ds = from_files([("set.zip", zip_bytes(members))])
     assert ds.X.shape == (120, 2)
     reasons = dict(ds.skipped)
     assert set(reasons) == {"set.zip/faces/bad.png", "set.zip/inner.zip"}
@@ -113,7 +99,7 @@ def test_zip_of_images_skips_folders_hidden_files_and_bad_members():
 
 def test_folders_of_a_zip_become_labels_in_natural_order():
     members = {f"orl/s{k}/{i}.pgm": encode(gray(10 * k + i), "PPM") for k in (10, 2, 1) for i in (1, 2)}
-    ds = from_files([("orl.zip", make_zip(members))])
+    ds = from_files([("orl.zip", zip_bytes(members))])
     assert ds.meta["classes"] == ["s1", "s2", "s10"]
     np.testing.assert_array_equal(ds.labels, [2, 2, 1, 1, 0, 0])  # zip order kept, ids by folder
     flat = from_files([("a.png", encode(gray(1), "PNG")), ("b.png", encode(gray(2), "PNG"))])
@@ -189,7 +175,7 @@ def test_file_count_and_byte_limits():
     assert ds.X.shape[1] == 3 and [n for n, _ in ds.skipped] == ["3.png", "4.png"]
     assert "limit of 3 files" in ds.skipped[0][1]
     # a small zip that unpacks to 2 MB is refused from its declared size, nothing is inflated
-    bomb_zip = make_zip({"zeros.png": b"\0" * 2_000_000})
+    bomb_zip = zip_bytes({"zeros.png": b"\0" * 2_000_000})
     assert len(bomb_zip) < 10_000
     ds = from_files([("z.zip", bomb_zip)] + files[:2], max_bytes=1_000_000)
     assert "over the limit" in dict(ds.skipped)["z.zip/zeros.png"]
@@ -449,7 +435,7 @@ def test_random_damage_never_escapes_as_anything_but_a_reason():
     originals = {"a.png": good, "a.jpg": encode(gray(2), "JPEG"), "a.gif": encode(gray(3), "GIF"),
                  "a.tif": encode(gray(4), "TIFF"), "a.bmp": encode(gray(5), "BMP"),
                  "m.npy": npy_bytes(A), "m.npz": sparse_npz(sp.csr_matrix(A)), "m.mtx": mtx(sp.coo_matrix(A)),
-                 "m.csv": b"0,1.5,2\n3,0,4.25\n0.5,0,0\n", "z.zip": make_zip({"x.png": good, "y.png": good})}
+                 "m.csv": b"0,1.5,2\n3,0,4.25\n0.5,0,0\n", "z.zip": zip_bytes({"x.png": good, "y.png": good})}
     for name, data in originals.items():
         for _ in range(int(os.environ.get("FUZZ_N", 12))):
             damaged = bytearray(data[: rng.integers(1, len(data))] if rng.random() < 0.5 else data)
