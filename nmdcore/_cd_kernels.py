@@ -6,35 +6,80 @@ column of X, or of W per row of X) to the global minimiser of a piecewise quadra
 does that with whole-block operations; these kernels do it row by row with the same
 floating-point operations on every entry, the running sums sequential as NumPy's
 ``cumsum`` and the direct evaluations of φ summed pairwise as NumPy's ``sum``
-(:func:`_pairwise_sum`). Only the three sums over the entries active left of every
-breakpoint differ: NumPy has BLAS take them, in an order that depends on the block's
-shape and even on where the arrays lie in memory; here they are sequential. So the
-minimisers agree with NumPy's up to rounding.
+(:func:`_pairwise_sum`). Three things differ. The three sums over the entries active left
+of every breakpoint: NumPy has BLAS take them, in an order that depends on the block's
+shape and even on where the arrays lie in memory; here they are sequential. Where an
+interval's vertex −q1 / (2 q2) lies against the interval is decided by comparing −q1
+with 2 q2 times its ends, so the division is made only for a vertex inside it (a local
+minimum of φ, rare). And the sort (below). So the minimisers agree with NumPy's up to
+rounding; on the MNIST sample (r = 20) the iterates of five iterations are bit for bit
+those of the kernels before these changes.
 
-The breakpoints are sorted between the two kernels by NumPy's ``argsort``, the call the
-NumPy path makes (its vectorized sort is several times faster than a compiled one).
+Between the two kernels the breakpoints are sorted by NumPy's float sort, on keys that
+carry each breakpoint's position in the low bits of its significand
+(:func:`position_mask`): a vectorized sort of the values is two to three times faster
+than ``argsort`` (measured: 3.1 against 10.3 ns per entry for rows of 5000). Breakpoints
+that agree in all but those bits (a relative difference below 2^-(52 - bits), about 1e-12
+for 5000 entries) come out in the order of their positions instead of their values; φ is
+continuous, so that changes the candidate values at such near-ties by rounding only.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def _cd_detach(T, h, a, nonzero, neg_inv_a, breaks):
-    """``T −= h aᵀ`` (remove the coordinate's contribution) and the breakpoints ``−T[:, nz] / a[nz]``.
+def position_mask(K: int) -> np.uint64:
+    """The low bits of a float64 sort key that hold a position among ``K`` breakpoints."""
+    return np.uint64((1 << max(1, (K - 1).bit_length())) - 1)
+
+
+def _cd_detach(T, h, a, nonzero, neg_inv_a, breaks, keys, mask):
+    """``T −= h aᵀ`` (remove the coordinate's contribution), the breakpoints ``−T[:, nz] / a[nz]``
+    and their sort keys.
 
     ``neg_inv_a`` is ``-1.0 / a[nonzero]``; ``breaks`` (rows, len(nonzero)) receives
-    ``T[j, nonzero[l]] * neg_inv_a[l]``.
+    ``T[j, nonzero[l]] * neg_inv_a[l]``, and ``keys`` (same shape, float64) their sort keys
+    (:func:`_breakpoint_keys`).
     """
     rows, p = T.shape
-    K = nonzero.shape[0]
     for j in range(rows):
         hj = h[j]
         t_row = T[j]
         for i in range(p):
             t_row[i] = t_row[i] - hj * a[i]
-        b_row = breaks[j]
+        _breakpoint_keys(t_row, nonzero, neg_inv_a, breaks[j], keys[j], mask)
+
+
+def _breakpoint_keys(t_row, nonzero, neg_inv_a, b_row, k_row, mask):
+    """One row of breakpoints ``b_row[l] = t_row[nonzero[l]] * neg_inv_a[l]`` and their keys.
+
+    ``k_row[l]`` is the breakpoint with the low bits of its significand (``mask``,
+    :func:`position_mask`) replaced by its position l: sorting the row of keys with NumPy's
+    float sort orders the breakpoints and carries their positions along. Keys are finite:
+    ±inf becomes ±(a float just below the largest) and NaN the largest float, so the order
+    is argsort's (−inf first; +inf, then NaN, last) and no key is a NaN, which NumPy's
+    vectorized sort would replace by a NaN of its own, losing the position.
+    """
+    K = nonzero.shape[0]
+    if K == t_row.shape[0]:  # every a_i is nonzero: read the row in place
+        for l in range(K):
+            b_row[l] = t_row[l] * neg_inv_a[l]
+    else:
         for l in range(K):
             b_row[l] = t_row[nonzero[l]] * neg_inv_a[l]
+    bb_row = b_row.view(np.uint64)
+    kb_row = k_row.view(np.uint64)
+    keep = ~mask
+    sign = np.uint64(0x8000000000000000)
+    infinity = np.uint64(0x7FF0000000000000)
+    largest = np.uint64(0x7FEFFFFFFFFFFFFF)  # the largest float
+    below_largest = largest - (mask + np.uint64(1))  # its key with the position bits cleared, one step down
+    for l in range(K):
+        bits = bb_row[l]
+        magnitude = bits & ~sign
+        bits = (bits & sign) | below_largest if magnitude == infinity else bits
+        bits = largest if magnitude > infinity else bits
+        kb_row[l] = (bits & keep) | np.uint64(l)
 
 
 def _pairwise_leaf(v, start, n):
@@ -110,26 +155,35 @@ def _pairwise_sum(v, n, frames, left):
         top += 1
 
 
-def _cd_attach(T, C, h, a, nonzero, order, breaks, sign, two_sign_a, sign_a2):
+def _cd_attach(T, C, h, a, nonzero, keys, mask, breaks, sign, two_sign_a, sign_a2):
     """For every row j: ``h[j]`` ← the global minimiser of φ_j (or h[j] where not better); ``T += h aᵀ``.
 
-    T holds Θ without the coordinate's contribution and ``breaks`` the breakpoints
-    (:func:`_cd_detach`); ``order[j]`` sorts ``breaks[j]``. φ_j(x) =
+    T holds Θ without the coordinate's contribution and ``breaks`` the breakpoints;
+    ``keys[j]`` is the sorted row of :func:`_cd_detach`'s keys, whose bits under ``mask``
+    are the positions of ``breaks[j]`` in increasing order. φ_j(x) =
     Σ_{i in nonzero} (C[j, i] − max(0, T[j, i] + x a_i))². With a and sign restricted to
     ``nonzero``: ``two_sign_a = 2 sign a``, ``sign_a2 = sign a a`` (sign an integer array).
     """
     rows, p = T.shape
     K = nonzero.shape[0]
+    key_bits = keys.view(np.uint64)
     a_nz = np.empty(K, np.float64)
     q2_start = 0.0
     count_start = 0
+    negative = np.empty(K, np.int64)  # positions with a < 0, increasing
     for l in range(K):
         a_nz[l] = a[nonzero[l]]
         if a_nz[l] < 0:
             q2_start += a_nz[l] * a_nz[l]
+            negative[count_start] = l
             count_start += 1
-    linear = np.empty(K, np.float64)
-    constant = np.empty(K, np.float64)
+    pack = np.empty((K, 4), np.float64)  # sign a², sign, linear, constant: one cache line per gather
+    for l in range(K):
+        pack[l, 0] = sign_a2[l]
+        pack[l, 1] = sign[l]
+    dense = K == p  # every a_i is nonzero: the rows are read in place, without gathers
+    t_buf = np.empty(K, np.float64)
+    c_buf = np.empty(K, np.float64)
     err_best = np.empty(K, np.float64)
     err_current = np.empty(K, np.float64)
     frames = np.zeros((64, 3), np.int64)
@@ -137,20 +191,30 @@ def _cd_attach(T, C, h, a, nonzero, order, breaks, sign, two_sign_a, sign_a2):
     for j in range(rows):
         t_row = T[j]
         c_row = C[j]
-        o_row = order[j]
+        kb_row = key_bits[j]
         b_row = breaks[j]
+        if dense:
+            t_nz = t_row
+            c_nz = c_row
+        else:
+            for l in range(K):
+                t_buf[l] = t_row[nonzero[l]]
+                c_buf[l] = c_row[nonzero[l]]
+            t_nz = t_buf
+            c_nz = c_buf
         # entry i toggles a_i² x² + 2 a_i (b_i − c_i) x + (b_i − c_i)² − c_i² in or out at its breakpoint
         q1 = 0.0
         q0 = 0.0
         for l in range(K):
-            i = nonzero[l]
-            b = t_row[i]
-            c = c_row[i]
-            linear[l] = (b - c) * two_sign_a[l]
-            constant[l] = (b * sign[l]) * (b - 2.0 * c)
-            if a_nz[l] < 0:
-                q1 += linear[l]
-                q0 += constant[l]
+            b = t_nz[l]
+            c = c_nz[l]
+            lin = (b - c) * two_sign_a[l]
+            con = (b * sign[l]) * (b - 2.0 * c)
+            pack[l, 2] = lin
+            pack[l, 3] = con
+        for t in range(count_start):  # the entries active left of every breakpoint, in order
+            q1 += pack[negative[t], 2]
+            q0 += pack[negative[t], 3]
         q2 = q2_start
         q1 = -q1
         q0 = -q0
@@ -158,48 +222,58 @@ def _cd_attach(T, C, h, a, nonzero, order, breaks, sign, two_sign_a, sign_a2):
         best_x = 0.0
         best_value = 0.0
         found = False  # a NaN value was met: np.argmin stops at the first one
+        o = 0
+        lower = 0.0
         # interval 0 is (-inf, t_(1)], interval l is [t_(l), t_(l+1)]: running sums along the order
         for l in range(K + 1):
             if l > 0:
-                o = o_row[l - 1]
-                q2 += sign_a2[o]
-                q1 += linear[o]
-                q0 += constant[o]
-                count += sign[o]
+                q2 += pack[o, 0]
+                count += np.int64(pack[o, 1])
+                q1 += pack[o, 2]
+                q0 += pack[o, 3]
             active = count > 0
-            if active:
-                x = q1 / (-2.0 * q2)
-            elif l == 0:
-                x = np.inf
-            else:
-                x = -np.inf
-            # clip to the interval as np.maximum / np.minimum do: a NaN stays NaN
-            if l > 0:
-                bound = b_row[o_row[l - 1]]
-                if not (x != x or x > bound):
-                    x = bound
             if l < K:
-                bound = b_row[o_row[l]]
-                if not (x != x or x < bound):
-                    x = bound
-            value = (q2 * x + q1) * x + q0 if active else q0
-            if not found:
-                if l == 0 or value != value or value < best_value:
-                    best_value = value
+                o = np.int64(kb_row[l] & mask)  # the breakpoint that ends this interval
+                upper = b_row[o]
+            if active and q2 > 0.0:
+                # where the vertex -q1 / (2 q2) lies against the interval, without dividing
+                twice = 2.0 * q2
+                if l > 0 and not (-q1 > twice * lower):
+                    x = lower
+                elif l < K and not (-q1 < twice * upper):
+                    x = upper
+                else:
+                    x = q1 / (-2.0 * q2)
+                value = (q2 * x + q1) * x + q0
+            else:
+                if active:
+                    x = q1 / (-2.0 * q2)
+                elif l == 0:
+                    x = np.inf
+                else:
+                    x = -np.inf
+                x = lower if x <= lower and l > 0 else x
+                x = upper if x >= upper and l < K else x
+                value = (q2 * x + q1) * x + q0 if active else q0
+            if l < K:
+                lower = upper
+            if value != value:  # np.argmin stops at the first NaN
+                if not found:
                     best_x = x
-                    found = value != value
+                    found = True
+            elif not found:
+                better = l == 0 or value < best_value
+                best_value = value if better else best_value
+                best_x = x if better else best_x
         current = h[j]
         for l in range(K):
-            i = nonzero[l]
-            b = t_row[i]
-            c = c_row[i]
+            b = t_nz[l]
+            c = c_nz[l]
             y = b + best_x * a_nz[l]
-            if y <= 0.0:  # np.maximum(0, y): a NaN stays NaN
-                y = 0.0
+            y = 0.0 if y <= 0.0 else y  # np.maximum(0, y): a NaN stays NaN
             err_best[l] = (c - y) * (c - y)
             y = b + current * a_nz[l]
-            if y <= 0.0:
-                y = 0.0
+            y = 0.0 if y <= 0.0 else y
             err_current[l] = (c - y) * (c - y)
         if _pairwise_sum(err_best, K, frames, left) <= _pairwise_sum(err_current, K, frames, left):
             h[j] = best_x
@@ -209,4 +283,4 @@ def _cd_attach(T, C, h, a, nonzero, order, breaks, sign, two_sign_a, sign_a2):
 
 
 #: Helpers the kernels call, compiled with them (not inlined: the pairwise sum is long).
-JIT_HELPERS = (_pairwise_leaf, _pairwise_sum)
+JIT_HELPERS = (_pairwise_leaf, _pairwise_sum, _breakpoint_keys)

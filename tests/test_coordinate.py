@@ -144,6 +144,30 @@ def test_pairwise_sum_is_numpys_sum(n):
     assert pairwise(v) == np.sum(v) == np.sum(v[None, :], axis=1)[0]
 
 
+@pytest.mark.parametrize("K", [1, 2, 7, 784, 5000])
+def test_sorted_breakpoint_keys_give_argsorts_order(K):
+    """The compiled path sorts float keys that carry positions: the same order as argsort
+    for distinct breakpoints, infinities first and last, NaNs last, every position once."""
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    from nmdcore._cd_kernels import position_mask
+    rng = np.random.default_rng(K)
+    a = rng.standard_normal(K)
+    a[rng.random(K) < 0.2] *= 1e-200  # breakpoints beyond float64: ±inf
+    T = rng.standard_normal((3, K)) * 10.0 ** rng.integers(-300, 300, (3, K))
+    T[:, :K // 3] = rng.integers(-3, 3, (3, K // 3))  # exact ties, zeros of both signs
+    T[0, K // 2] = np.nan
+    nonzero = np.arange(K)
+    breaks, keys = np.empty((3, K)), np.empty((3, K))
+    with np.errstate(over="ignore", invalid="ignore"):
+        _kernels._load().cd_detach(T, np.zeros(3), a, nonzero, -1.0 / a, breaks, keys, position_mask(K))
+        keys.sort(axis=1)
+    positions = (keys.view(np.uint64) & position_mask(K)).astype(np.int64)
+    for row, order in zip(breaks, positions):
+        assert sorted(order) == list(range(K))
+        assert np.array_equal(row[order], np.sort(row), equal_nan=True)  # sorted values, NaN last
+
+
 @pytest.fixture
 def planted():
     rng = np.random.default_rng(7)
@@ -180,7 +204,6 @@ def test_block_size_does_not_change_the_result(sparse_data, monkeypatch, backend
     kwargs = dict(solver="cd", max_iter=5, tol=0, tol_stall=0)
     whole = nmdcore.decompose(sparse_data, 3, **kwargs)
     monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 100)  # 2-3 columns per block
-    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 100)
     blocked = nmdcore.decompose(sparse_data, 3, **kwargs)
     assert np.allclose(blocked.history["objective"], whole.history["objective"], rtol=1e-12, atol=0)
 
@@ -225,7 +248,7 @@ def test_compiled_sweeps_give_the_numpy_iterates(case, dtype, monkeypatch):
         X[:5] = 0.0  # empty rows, as the border pixels of images: TSVD entries of order 1e-16
     kwargs = dict(solver="cd", init="random" if case == "random_start" else "tsvd", max_iter=6,
                   tol=0, tol_stall=0, random_state=5)
-    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 600)  # several blocks, on every core
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 600)  # several blocks, on every core
     runs = {}
     for name in ("numpy", "numba"):
         monkeypatch.setenv(_kernels.ENV_VAR, name)
@@ -248,7 +271,6 @@ def test_compiled_sweeps_give_the_numpy_iterates(case, dtype, monkeypatch):
 
 def test_stop_inside_a_sweep_keeps_the_partial_point(sparse_data, backend, monkeypatch):
     monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 100)
-    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES_COMPILED", 100)
     full = nmdcore.decompose(sparse_data, 3, solver="cd", max_iter=1, tol=0, tol_stall=0)
     checks = itertools.count(1)  # set from the 4th check on: record(start), then blocks of the first H-sweep
     event = types.SimpleNamespace(is_set=lambda: next(checks) >= 4)
