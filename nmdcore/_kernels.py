@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _cd_kernels, _erfcx, _erfcx_table, _linalg
 from ._erfcx import erfcx32_scalar, erfcx_native, erfcx_scalar
+from ._parallel import map_row_chunks
 
 #: Environment variable choosing the kernel backend (read at call time).
 ENV_VAR = "NMD_KERNELS"
@@ -96,25 +97,41 @@ def relu_error(X: np.ndarray, theta: np.ndarray, norm_X: float, work: np.ndarray
     Otherwise, or for arrays that are not C-contiguous of one dtype,
     :func:`nmdcore._linalg.relu_error` (three NumPy passes; ``work`` is its optional m×n
     buffer). The squares are summed in float64 in a different order: the two agree up
-    to rounding.
+    to rounding. The compiled pass runs over fixed row chunks on every core, their sums
+    added in chunk order (the same on any number of threads).
     """
     kernels = fused_kernels()
     if (kernels is None or theta.dtype != X.dtype or theta.shape != X.shape
             or not (X.flags.c_contiguous and theta.flags.c_contiguous)):
         return float(_linalg.relu_error(X, theta, norm_X, work))
-    return float(np.sqrt(kernels.relu_sq_error(theta, X, X.dtype.type(0)))) / norm_X
+    zero = X.dtype.type(0)
+    parts = map_row_chunks(lambda rows: kernels.relu_sq_error(theta[rows], X[rows], zero), X.shape[0])
+    return float(np.sqrt(sum(parts))) / norm_X
 
 
-def scan_entries(A: np.ndarray) -> tuple[int, int, bool]:
-    """``(NaN or infinite entries, negative entries, any nonzero entry)`` of a C-contiguous float array.
+def scan_entries(A: np.ndarray) -> tuple[int, int, int, float]:
+    """``(NaN or infinite entries, negative entries, nonzero entries, max |entry|)`` of a float array.
 
-    One compiled pass when the backend is numba, else NumPy's three (with boolean temporaries).
+    The largest magnitude is taken over the finite entries. One compiled pass over row
+    chunks on every core when the backend is numba and A is C-contiguous and 2-D, else NumPy's.
     """
     kernels = fused_kernels()
-    if kernels is None or not A.flags.c_contiguous:
-        return int(A.size - np.count_nonzero(np.isfinite(A))), int(np.count_nonzero(A < 0)), bool(np.any(A))
-    nonfinite, negative, nonzero = kernels.scan_entries(A.reshape(-1))
-    return int(nonfinite), int(negative), bool(nonzero)
+    if kernels is None or not A.flags.c_contiguous or A.ndim != 2:
+        finite = np.isfinite(A)
+        top = float(np.max(np.abs(A), where=finite, initial=0.0))
+        return int(A.size - np.count_nonzero(finite)), int(np.count_nonzero(A < 0)), int(np.count_nonzero(A)), top
+    unsigned = np.dtype(f"u{A.dtype.itemsize}")
+    magnitude_mask = unsigned.type(np.iinfo(unsigned).max >> 1)
+    infinity = np.array(np.inf, A.dtype).view(unsigned)[()]
+
+    def scan(rows):
+        block = A[rows].reshape(-1)
+        return kernels.scan_entries(block, block.view(unsigned), magnitude_mask, infinity)
+
+    parts = map_row_chunks(scan, A.shape[0])
+    top = np.array(max(p[3] for p in parts), unsigned).view(A.dtype)[()]
+    return (int(sum(p[0] for p in parts)), int(sum(p[1] for p in parts)), int(sum(p[2] for p in parts)),
+            float(top))
 
 
 def _load():
@@ -443,17 +460,28 @@ def _relu_sq_error(T, X, zero):
     return rel.sum()
 
 
-def _scan_entries(a):
-    """Counts of non-finite and of negative entries of the 1-D array ``a``, and whether any is nonzero."""
+def _scan_entries(a, bits, magnitude_mask, infinity):
+    """Counts of non-finite, of negative and of nonzero entries of the 1-D array ``a``, and the
+    bits of the largest magnitude of its finite entries.
+
+    ``bits`` is ``a`` viewed as unsigned integers of its width, ``magnitude_mask`` clears their
+    sign bit and ``infinity`` is the bit pattern of +inf: below it, a magnitude's bits order as
+    its value, so every test but ``v < 0`` is an integer one and the loop vectorizes.
+    """
     nonfinite = 0
     negative = 0
     nonzero = 0
+    zero = magnitude_mask ^ magnitude_mask  # 0 of the unsigned type (a literal 0 would make numba mix in floats)
+    top = zero
     for i in range(a.shape[0]):
-        v = a[i]
-        nonfinite += 0 if v - v == 0 else 1  # inf − inf and NaN − NaN are NaN
-        negative += 1 if v < 0 else 0
-        nonzero += 1 if v != 0 else 0
-    return nonfinite, negative, nonzero > 0
+        size = bits[i] & magnitude_mask
+        finite = size < infinity
+        nonfinite += 0 if finite else 1
+        negative += 1 if a[i] < 0 else 0
+        nonzero += 1 if size != zero else 0
+        size = size if finite else zero
+        top = max(top, size)
+    return nonfinite, negative, nonzero, top
 
 
 def _erfcx_pass(x, out):

@@ -14,10 +14,17 @@ from ._parallel import map_row_chunks, sum_in_order
 
 
 def sq_norm(A: np.ndarray) -> float:
-    """``‖A‖_F²`` accumulated in float64 (no temporary for contiguous arrays)."""
+    """``‖A‖_F²`` accumulated in float64 (no temporary for contiguous arrays).
+
+    float64 through BLAS's dot (threaded); other dtypes through einsum in float64, over the
+    fixed row chunks of a C-contiguous 2-D array on every core, added in chunk order.
+    """
     a = A.ravel()
     if a.dtype == np.float64:
         return float(np.dot(a, a))
+    if A.ndim == 2 and A.flags.c_contiguous:
+        parts = map_row_chunks(lambda rows: np.einsum("ij,ij->", A[rows], A[rows], dtype=np.float64), A.shape[0])
+        return float(sum(parts))
     return float(np.einsum("i,i->", a, a, dtype=np.float64))
 
 

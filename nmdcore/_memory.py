@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from ._errors import MemoryLimitError, RankError, ShapeError
-from ._validation import resolve_dtype
+from ._validation import copies_input, resolve_dtype
 
 #: Copies of the rank-r factors a run keeps (current, previous, extrapolated, products with them).
 FACTOR_COPIES = 8
@@ -15,7 +15,7 @@ FACTOR_COPIES = 8
 SCRATCH_BYTES = 32 * 2**20
 
 
-def estimate_memory(shape, rank, solver, dtype=np.float64) -> int:
+def estimate_memory(shape, rank, solver, dtype=np.float64, *, copies_x=True) -> int:
     """Peak bytes one :func:`nmdcore.decompose` call needs, from the solver's :class:`MemoryModel`.
 
     Counts decompose's own dense copy of X (a sparse X is densified, so it counts as
@@ -31,6 +31,10 @@ def estimate_memory(shape, rank, solver, dtype=np.float64) -> int:
         A key of :data:`nmdcore.SOLVERS` or a spec.
     dtype : float32 or float64
         Working precision.
+    copies_x : bool
+        Whether decompose makes its own copy of X: it does unless X already is a writeable,
+        C-contiguous ndarray of the working dtype (:func:`copies_input` tells). True, the
+        default, is the safe side.
 
     Returns
     -------
@@ -53,7 +57,7 @@ def estimate_memory(shape, rank, solver, dtype=np.float64) -> int:
     if isinstance(rank, bool) or not isinstance(rank, numbers.Integral) or rank < 1:
         raise RankError(f"rank must be a positive integer, got {rank!r}")
     itemsize = resolve_dtype(np.empty(0), dtype).itemsize
-    arrays = spec.memory.peak_arrays(m, n)
+    arrays = spec.memory.peak_arrays(m, n) - (0 if copies_x else 1)
     return int(itemsize * (arrays * m * n + FACTOR_COPIES * (m + n) * int(rank)) + SCRATCH_BYTES)
 
 
@@ -135,7 +139,7 @@ def check_memory(X, rank, spec, dtype=None) -> None:
         return
     # an object with a shape but no dtype (a DataFrame) becomes float64 unless told otherwise
     working = resolve_dtype(X, dtype) if hasattr(X, "dtype") or dtype is not None else np.dtype(np.float64)
-    need = estimate_memory(shape, int(rank), spec, working)
+    need = estimate_memory(shape, int(rank), spec, working, copies_x=copies_input(X, working))
     have = available_memory()
     if have is not None and need > have:
         m, n = shape

@@ -22,16 +22,24 @@ class Problem:
         The only source of randomness of the run.
     norm_X : float
         ``‖X‖_F`` computed in float64.
+    sq_norm_X : float
+        ``‖X‖_F²`` as summed (``norm_X`` is its square root).
+    nonzeros : int
+        Number of nonzero entries of X (given when validation counted them, else counted here).
     """
 
     X: np.ndarray
     rank: int
     rng: np.random.Generator = field(repr=False)
-    norm_X: float = 0.0
+    nonzeros: int = -1
+    sq_norm_X: float = field(init=False)
+    norm_X: float = field(init=False)
 
     def __post_init__(self):
-        if not self.norm_X:
-            self.norm_X = float(np.sqrt(sq_norm(self.X)))
+        self.sq_norm_X = sq_norm(self.X)
+        self.norm_X = float(np.sqrt(self.sq_norm_X))
+        if self.nonzeros < 0:
+            self.nonzeros = int(np.count_nonzero(self.X))
 
     @property
     def shape(self) -> tuple:
@@ -50,21 +58,6 @@ class Problem:
         ``min(0, theta)`` elsewhere.
         """
         return np.where(self.X > 0, self.X, np.array(-np.inf, dtype=self.X.dtype))
-
-    @cached_property
-    def positive(self) -> np.ndarray:
-        """Boolean mask of Ω = {X > 0}."""
-        return self.X > 0
-
-    @cached_property
-    def zero_index(self) -> np.ndarray:
-        """Flat indices of the zeros of X (Ωᶜ), for index-set updates."""
-        return np.flatnonzero(self.X.ravel() == 0)
-
-    @cached_property
-    def positive_index(self) -> np.ndarray:
-        """Flat indices of the positive entries of X (Ω)."""
-        return np.flatnonzero(self.X.ravel() > 0)
 
     def project(self, theta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Projection P(Θ) onto F(X): X on Ω, min(0, Θ) on the zeros of X."""

@@ -29,13 +29,13 @@ def safe_range(dtype) -> tuple[float, float]:
     return 2.0 ** -e, 2.0 ** e
 
 
-def scale_exponent(A: np.ndarray) -> int:
-    """Even ``k`` such that ``A / 2^k`` has its largest magnitude in [1/4, 1); 0 inside :func:`safe_range`.
+def scale_exponent(top: float, dtype) -> int:
+    """Even ``k`` such that data of largest magnitude ``top`` divided by ``2^k`` has it in [1/4, 1);
+    0 inside :func:`safe_range` of ``dtype``.
 
     Even, so that factors whose product is Θ each take ``2^(k/2)`` exactly.
     """
-    top = max(float(A.max()), -float(A.min()))  # max|A| without an m×n temporary
-    low, high = safe_range(A.dtype)
+    low, high = safe_range(dtype)
     if low <= top <= high:
         return 0
     k = int(np.frexp(top)[1])
@@ -43,10 +43,11 @@ def scale_exponent(A: np.ndarray) -> int:
 
 
 def scale_data(A: np.ndarray, k: int) -> np.ndarray:
-    """``A / 2^k`` in place (exact unless entries more than 2^k below the largest underflow)."""
-    if k:
-        np.ldexp(A, -k, out=A)
-    return A
+    """``A / 2^k`` (exact unless entries more than 2^k below the largest underflow); A itself when k = 0.
+
+    A new array otherwise: ``A`` may be the caller's data, which nmdcore never writes into.
+    """
+    return np.ldexp(A, -k).astype(A.dtype, copy=False) if k else A
 
 
 def scale_start(init, k: int, dtype, shape: tuple, rank: int) -> object:

@@ -24,7 +24,9 @@ class MemoryModel:
     """Peak memory of one :func:`nmdcore.decompose` call, in arrays of the working dtype.
 
     Measured with ``tracemalloc`` around ``decompose`` (``benchmarks/memory.py``), the
-    caller's X not counted and decompose's own copy of X counted; where the two dtypes
+    caller's X not counted and decompose's own copy of X counted (decompose makes none
+    when X already is a writeable C-contiguous array of the working dtype:
+    :func:`nmdcore.estimate_memory` then counts one array less); where the two dtypes
     differ, the larger count is kept, so the model errs on the safe side.
 
     Attributes

@@ -29,8 +29,23 @@ def resolve_dtype(X, dtype=None) -> np.dtype:
     return np.dtype(np.float32) if src == np.float32 else np.dtype(np.float64)
 
 
-def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = "X") -> np.ndarray:
+def copies_input(X, dtype) -> bool:
+    """Whether :func:`check_matrix` (so :func:`nmdcore.decompose`) copies ``X`` for the working ``dtype``.
+
+    It does not for a writeable, C-contiguous ndarray of that dtype: nmdcore only reads the
+    data. A read-only array is copied too: the compiled kernels take writeable arrays, and
+    a read-only type would compile a second set of them.
+    """
+    return not (isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.c_contiguous and X.flags.writeable)
+
+
+def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = "X",
+                 with_counts: bool = False):
     """Validate a data matrix and return it as a dense, C-contiguous float array.
+
+    A writeable ndarray that already is C-contiguous in the working dtype is returned
+    as it is, not copied (:func:`copies_input`); anything else is converted into a new
+    array. One pass over the entries checks them.
 
     Parameters
     ----------
@@ -39,6 +54,13 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
         ``"symmetric"`` also requires a square, symmetric, nonnegative matrix.
     dtype : float32, float64 or None
         None keeps float32 input as float32 and turns anything else into float64.
+    with_counts : bool
+        Also return the largest magnitude of the entries (what :mod:`nmdcore._scaling` needs)
+        and the number of nonzero entries.
+
+    Returns
+    -------
+    ndarray, or (ndarray, float, int) with ``with_counts``
     """
     if sp.issparse(X):
         dt = resolve_dtype(X, dtype)
@@ -61,12 +83,13 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
         dt = resolve_dtype(A, dtype)
         if A.ndim != 2:
             raise ShapeError(f"{name} must be 2-D, got {A.ndim}-D with shape {A.shape}")
-        with np.errstate(over="ignore"):
-            A = np.array(A, dtype=dt, order="C", copy=True)
+        if copies_input(A, dt):
+            with np.errstate(over="ignore"):
+                A = np.array(A, dtype=dt, order="C", copy=True)
     m, n = A.shape
     if m == 0 or n == 0:
         raise ShapeError(f"{name} is empty (shape {m}x{n})")
-    bad, neg, nonzero = _kernels.scan_entries(A)  # one pass
+    bad, neg, nonzero, largest = _kernels.scan_entries(A)  # one pass
     if bad:
         if dt == np.float32 and _finite_before_cast(X):
             raise NonFiniteError(f"{name} has {bad} entries beyond the float32 range "
@@ -82,13 +105,13 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
     if input_kind == "symmetric":
         if m != n:
             raise NotSymmetricError(f"{name} must be square for a symmetric solver, got {m}x{n}")
-        scale = float(np.max(np.abs(A)))
+        scale = largest
         asym = _max_asymmetry(A)
         if asym > SYMMETRY_RTOL * scale:
             raise NotSymmetricError(
                 f"{name} is not symmetric: max|M - Mᵀ| = {asym:.3g} exceeds "
                 f"{SYMMETRY_RTOL:g} x max|M|")
-    return A
+    return (A, largest, nonzero) if with_counts else A
 
 
 def _finite_before_cast(X) -> bool:

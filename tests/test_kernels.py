@@ -212,6 +212,9 @@ def test_scan_entries_counts_as_numpy(dtype, monkeypatch):
         if backend == "numba" and not _kernels.numba_available():
             continue
         monkeypatch.setenv(_kernels.ENV_VAR, backend)
-        assert _kernels.scan_entries(A) == (3, 2, True)
-        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, False)
-        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, False)
+        assert _kernels.scan_entries(A) == (3, 2, 6, 3.0)  # the largest finite magnitude
+        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0)
+        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0)
+        big = np.random.default_rng(0).standard_normal((9000, 7)).astype(dtype)  # several row chunks
+        big[8500, 3] = -7.25
+        assert _kernels.scan_entries(big) == (0, int(np.count_nonzero(big < 0)), big.size, 7.25)
