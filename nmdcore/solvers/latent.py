@@ -37,11 +37,11 @@ import numpy as np
 from .. import _kernels
 from .._erfcx import erfcx, erfcx32
 from .._errors import HyperparameterError
-from .._linalg import gram64, lowrank_residual_sq, matmul_rows, sq_norm
+from .._linalg import gram64, lowrank_residual_sq, matmul_rows
 from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
 from .._tsvd import randomized_tsvd, tsvd_gram
 from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
-from .._starts import factor_start, start_array
+from .._starts import factor_start, latent_array, start_array
 from .three_block import PAPER_S23
 
 _TSVD = Hyperparameter(
@@ -127,9 +127,9 @@ class _Truncation:
             self.W, self.H = self.previous
             self.WtZ, self.fresh = None, False
 
-    def theta(self) -> np.ndarray:
-        """Θ = W H of the last truncation, formed over row chunks."""
-        return matmul_rows(self.W, self.H)
+    def theta(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Θ = W H of the last truncation, formed over row chunks (into ``out`` when given)."""
+        return matmul_rows(self.W, self.H, out=out)
 
 
 #: Row-block size of the fused passes (bytes of one m×n array's block): large enough to amortise
@@ -208,12 +208,6 @@ def _sqrt_rel(value_sq: float, norm_X: float) -> float:
     return float(np.sqrt(value_sq)) / norm_X
 
 
-def _latent_copy(problem, start) -> np.ndarray:
-    """A working array holding the start's latent matrix Z0: a copy of X when none is given,
-    else the start's own array (``start_array`` made it: a C-ordered copy of the working dtype)."""
-    return problem.X.copy() if start["Z"] is None else start["Z"]
-
-
 def _residual_numpy(sq, L):
     """NumPy chain of ``residual_block``: (‖Z − T‖², ‖max(T, 0) − X‖²)."""
     def run(T, z, x, s):
@@ -236,12 +230,14 @@ def _run_naive(problem, start, params, monitor):
     L = None if kernels else problem.lower
     sweep = _Sweep(X.shape, dt)
     sq, zero = sweep.sq, dt.type(0)
-    Z = _latent_copy(problem, start)
+    Z, fill = latent_array(X, start["Z"])
     truncate = _Truncation(problem, params["tsvd"])
 
     def project(rows, T, s):
-        """(‖Z − T‖², ‖max(T, 0) − X‖²), then Z ← P(T)."""
+        """(‖Z − T‖², ‖max(T, 0) − X‖²), then Z ← P(T) (in the first pass Z ← Z0 = X first, if due)."""
         z, x = Z[rows], X[rows]
+        if fill:
+            np.copyto(z, x)
         if kernels:
             return kernels.bcd_block(T, z, x, True, zero)[:2]
         E = s[1][:T.shape[0]]
@@ -254,6 +250,7 @@ def _run_naive(problem, start, params, monitor):
     theta0 = start["theta"]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         (res, rel), _ = sweep(project, theta=theta0)     # err[0] = ‖Θ0 − Z0‖; Z ← P(Θ0)
+        fill = False
         if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
             return theta0, truncate.factors()
         Zt_basis = None
@@ -264,22 +261,22 @@ def _run_naive(problem, start, params, monitor):
             (res, rel), Zt_basis = sweep(project, W=truncate.W, H=truncate.H, Z=Z, basis=truncate.next_basis)
             if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
                 break
-    Z = None  # free the m×n state before Θ is formed
-    return _finish(theta0, truncate, monitor)
+    return _finish(theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
-def _finish(theta0, truncate, monitor):
+def _finish(theta0, truncate, monitor, out=None):
     """The returned iterate: Θ = W H of the last truncation (the start if there was none).
 
     After a divergence this is the last recorded iterate: a non-finite Z makes the
     truncation fail and keep its previous factors, and a truncation the monitor refused
-    (a ReLU error past its divergence limit) is undone.
+    (a ReLU error past its divergence limit) is undone. ``out``: an m×n working array
+    the solver no longer needs, which Θ then takes instead of new memory.
     """
     if monitor.stop_reason == "diverged":
         truncate.undo()
     if truncate.W is None:
         return theta0, truncate.factors()
-    return truncate.theta(), truncate.factors()
+    return truncate.theta(out), truncate.factors()
 
 
 def _run_a_nmd(problem, start, params, monitor):
@@ -307,13 +304,15 @@ def _run_a_nmd(problem, start, params, monitor):
     theta_old = start["theta"]     # Θ_old (the solver owns the start arrays)
     theta = theta_old              # Θ to project next: Θ_e, or Θ_old after a rejection
     theta_new = np.empty_like(X)   # Θ_e of the running iteration
-    Z_old = _latent_copy(problem, start)
+    Z_old, fill = latent_array(X, start["Z"])
     Z = np.empty_like(X)
     truncate = _Truncation(problem, params["tsvd"])
     residual = _residual_numpy(sq, L)
     state = {}
 
     def start_errors(rows, T, s):
+        if fill:
+            np.copyto(Z_old[rows], X[rows])
         if kernels:
             return kernels.residual_block(T, Z_old[rows], X[rows], zero)
         return residual(T, Z_old[rows], X[rows], s)
@@ -379,15 +378,15 @@ def _run_a_nmd(problem, start, params, monitor):
             previous_gap = gap
             if stop:
                 return theta, truncate.factors()
-    Z = Z_old = theta_new = None
-    return _finish(start["theta"], truncate, monitor)
+    Z_old = theta_new = None
+    return _finish(start["theta"], truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
-def _initial_variance(X: np.ndarray) -> float:
+def _initial_variance(problem) -> float:
     """Population variance of all m·n entries of X (EM-NMD's σ² start), in float64."""
-    size = X.size
-    mean = float(np.sum(X, dtype=np.float64)) / size
-    return sq_norm(X) / size - mean * mean
+    size = problem.X.size
+    mean = float(np.sum(problem.X, dtype=np.float64)) / size
+    return problem.sq_norm_X / size - mean * mean
 
 
 class _EStep:
@@ -464,14 +463,19 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
     e_step = _EStep(problem, e_kernel, alpha)
     momentum = alpha is not None
     truncate = _Truncation(problem, params["tsvd"], projection=True)
-    sigma2 = _initial_variance(X)
-    zero_count = X.size - np.count_nonzero(X)  # X >= 0: its nonzeros are its positives
+    sigma2 = _initial_variance(problem)
+    zero_count = X.size - problem.nonzeros  # X >= 0: its nonzeros are its positives
     # Z^{(k)} is written over Z^{(k−2)} (A-EM) or over itself; the positives hold X throughout
-    Z = _latent_copy(problem, start) if not momentum else X.copy()
-    arrays = {"Z": Z, "prev": X.copy() if momentum else Z}
+    Z, fill = latent_array(X, None if momentum else start["Z"])
+    arrays = {"Z": Z, "prev": np.empty_like(X) if momentum else Z}
+    state = {"fill": fill}  # Z (and A-EM's previous Z) still to be filled with X in the first pass
 
     def errors(rows, T, s):
         z, x = arrays["Z"][rows], X[rows]
+        if state["fill"]:
+            np.copyto(z, x)
+            if momentum:
+                np.copyto(arrays["prev"][rows], x)
         if kernels:
             return kernels.residual_block(T, z, x, zero)
         return residual(T, z, x, s)
@@ -495,6 +499,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
     theta0 = start["theta"]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         (res, rel), _ = sweep(errors, theta=theta0)
+        state["fill"] = False
         objective = _sqrt_rel(rel, nX) if momentum else _sqrt_rel(res, nX)
         if monitor.record(objective, _sqrt_rel(rel, nX), sigma2=sigma2):
             return theta0, truncate.factors()
@@ -513,9 +518,9 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
             relu = _sqrt_rel(rel, nX)
             if monitor.record(relu if momentum else _sqrt_rel(res, nX), relu, sigma2=sigma2):
                 break
+    Z = arrays["Z"]
     arrays.clear()
-    Z = None
-    return _finish(theta0, truncate, monitor)
+    return _finish(theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
 def _run_a_em(problem, start, params, monitor):

@@ -43,11 +43,11 @@ import numpy as np
 from .. import _kernels
 from .._errors import InitError
 from .._linalg import (axpby_inplace, crossprod, crossprod64, gram64, lowrank_residual_sq, matmul_rows, matmul_rows_t,
-                       spd_inverse, sq_norm)
+                       spd_inverse)
 from .._orth import cholesky_qr
 from .._parallel import RowBlockRunner, serial_blas
 from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
-from .._starts import factor_start, start_array
+from .._starts import factor_start, latent_array, start_array
 
 PAPER_S25 = ('Gillis, Porcelli & Seraghiti (2025), "An extrapolated and provably convergent algorithm for '
              'nonlinear matrix decomposition with the ReLU function", arXiv:2503.23832')
@@ -137,12 +137,17 @@ def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
 
 
-def _finish(monitor, W, H, W_prev, H_prev):
-    """Result pair ``(W @ H, factors)``; on divergence the last finite iterate."""
+def _finish(monitor, W, H, W_prev, H_prev, out=None):
+    """Result pair ``(W @ H, factors)``; on divergence the last finite iterate.
+
+    ``out`` is an m×n working array the solver no longer needs: Θ is written there rather
+    than into new memory, which the system would first have to map and clear.
+    """
     if monitor.stop_reason == "diverged":
         W, H = W_prev, H_prev
     W = np.ascontiguousarray(W)
-    return W @ H, {"W": W, "H": H}
+    return np.matmul(W, H, out=out), {"W": W, "H": H}
+
 
 
 #: Row-block size of the fused passes: the NumPy backend makes ~10 sweeps over a block and wants
@@ -173,18 +178,20 @@ def _run_bcd(problem, start, params, monitor):
     kernels = _kernels.fused_kernels()
     L = None if kernels else problem.lower
     W, H = start["W"], start["H"]
-    Z = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
+    Z, fill = latent_array(X, start["Z"])
     runner = _row_runner(X.shape, dt, kernels, n_scratch=1 if kernels else 2)
     sq = runner.sq
     zero = dt.type(0)
 
-    def evaluate(W, H, exact):
-        """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH)."""
+    def evaluate(W, H, exact, fill=False):
+        """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH); ``fill``: Z ← X first."""
         def block(rows, s):
             b = rows.stop - rows.start
             T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x = Z[rows], X[rows]
+            if fill:
+                np.copyto(z, x)
             if kernels:
                 return kernels.bcd_block(T, z, x, exact, zero)
             E = s[1][:b]
@@ -197,9 +204,9 @@ def _run_bcd(problem, start, params, monitor):
             return res, rel, sq(z, s)
         return runner.map(block)
 
-    res, rel, z_sq = evaluate(W, H, True)
+    res, rel, z_sq = evaluate(W, H, True, fill)
     if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
-        return _finish(monitor, W, H, W, H)
+        return _finish(monitor, W, H, W, H, out=Z)
     m, n = problem.shape
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
@@ -217,8 +224,7 @@ def _run_bcd(problem, start, params, monitor):
             res, rel, z_sq = evaluate(W, H, s_sq is None)
             if monitor.record(_sqrt_rel(res if s_sq is None else s_sq, nX), _sqrt_rel(rel, nX)):
                 break
-    Z = None  # free the m×n state before Θ is formed
-    return _finish(monitor, W, H, W_prev, H_prev)
+    return _finish(monitor, W, H, W_prev, H_prev, out=Z)  # Θ takes Z's memory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,18 +250,27 @@ def _run_ebcd(problem, start, params, monitor):
     alpha_max, delta_bar = params["alpha_max"], params["delta_bar"]
     X, nX, dt = problem.X, problem.norm_X, problem.dtype
     W, H = start["W"], start["H"]
-    D = W @ H  # Θ0 for a moment
-    D_e = np.empty_like(X)
-    rel = _kernels.relu_error(X, D, nX, D_e)
-    np.subtract(X if start["Z"] is None else start["Z"], D, out=D)  # D = Z0 − Θ0
-    S = float(np.sqrt(sq_norm(D)))
-    if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
-        return _finish(monitor, W, H, W, H)
     kernels = _kernels.fused_kernels()
-    upper = None if kernels else np.where(X > 0, np.array(np.inf, dt), np.array(0, dt))
     runner = _row_runner(X.shape, dt, kernels, n_scratch=1)
     sq = runner.sq
     zero = dt.type(0)
+    Z0 = X if start["Z"] is None else start["Z"]
+    D = np.empty_like(X)
+    D_e = np.empty_like(X)
+
+    def start_block(rows, s):
+        """D = Z0 − Θ0 for Θ0 = W H; returns (‖D‖², ‖X − max(0, Θ0)‖²)."""
+        T = s[0][:rows.stop - rows.start]
+        np.matmul(W[rows], H, out=T)
+        x, d = X[rows], D[rows]
+        rel = kernels.relu_sq_error(T, x, zero) if kernels else sq(np.maximum(T, 0) - x, s)
+        return sq(np.subtract(Z0[rows], T, out=d), s), rel
+
+    S_sq, rel_sq = runner.map(start_block)
+    S, rel = float(np.sqrt(S_sq)), _sqrt_rel(rel_sq, nX)
+    if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
+        return _finish(monitor, W, H, W, H, out=D)
+    upper = None if kernels else np.where(X > 0, np.array(np.inf, dt), np.array(0, dt))
 
     def evaluate(W_e, H_e, D_e):
         """D_e ← P(Θ_e) − Θ_e for Θ_e = W_e H_e; returns (‖D_e‖², ‖X − max(0, Θ_e)‖²)."""
@@ -311,8 +326,8 @@ def _run_ebcd(problem, start, params, monitor):
                 alpha = 1.0
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
-    D = D_e = None  # free the m×n states before Θ is formed
-    return _finish(monitor, W, H, W_prev, H_prev)
+    D_e = None  # free one m×n state; Θ takes the other's memory
+    return _finish(monitor, W, H, W_prev, H_prev, out=D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,20 +352,23 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
     kernels = _kernels.fused_kernels()
     L = None if kernels else problem.lower
     W, H = start["W"], start["H"]
-    Zx = np.array(X if start["Z"] is None else start["Z"], dtype=dt, order="C", copy=True)
+    Zx, fill = latent_array(X, start["Z"])
     Tx = np.empty_like(X)  # Θ_old: the (extrapolated) Θ of the previous iteration
     runner = _row_runner(X.shape, dt, kernels, n_scratch=1 if kernels else 2)
     sq = runner.sq
     keep, grow, zero = dt.type(-a), dt.type(1.0 + a), dt.type(0)  # the scalars NumPy uses below
 
-    def evaluate(W, H, exact, extrapolate):
+    def evaluate(W, H, exact, extrapolate, fill=False):
         """For Θ = WH: (‖Z − Θ‖² if exact, ‖X − max(0, Θ)‖², ‖Z_next‖²), where
-        Θ_old ← (1+a)Θ − aΘ_old (or Θ) and Z_next = (1+a)P(Θ_old) − aZ replaces Z."""
+        Θ_old ← (1+a)Θ − aΘ_old (or Θ) and Z_next = (1+a)P(Θ_old) − aZ replaces Z
+        (``fill``: Z ← X first)."""
         def block(rows, s):
             b = rows.stop - rows.start
             T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x, t = Zx[rows], X[rows], Tx[rows]
+            if fill:
+                np.copyto(z, x)
             if kernels:
                 return kernels.momentum_block(T, z, x, t, exact, extrapolate, latent_objective,
                                               keep, grow, zero)
@@ -378,9 +396,9 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             return _sqrt_rel(rel, nX)
         return _sqrt_rel(res if res_or_none is None else res_or_none, nX)
 
-    res, rel, z_sq = evaluate(W, H, latent_objective, False)
+    res, rel, z_sq = evaluate(W, H, latent_objective, False, fill)
     if monitor.record(objective(None, res, rel), _sqrt_rel(rel, nX)):
-        return _finish(monitor, W, H, W, H)
+        return _finish(monitor, W, H, W, H, out=Tx)
     m, n = problem.shape
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H, lam)
@@ -408,8 +426,8 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             res, rel, z_sq = evaluate(W, H, latent_objective and s_sq is None, extrapolate)
             if monitor.record(objective(s_sq, res, rel), _sqrt_rel(rel, nX)):
                 break
-    Zx = Tx = None  # free the m×n states before Θ is formed
-    return _finish(monitor, W, H, W_prev, H_prev)
+    Zx = None  # free one m×n state; Θ takes the other's memory
+    return _finish(monitor, W, H, W_prev, H_prev, out=Tx)
 
 
 def _run_3b(problem, start, params, monitor):
