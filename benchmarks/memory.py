@@ -4,7 +4,8 @@ Two figures per run:
 
 * ``peak_arrays``: the traced peak of the whole :func:`nmdcore.decompose` call, transients
   included, divided by the bytes of one m×n array of the working dtype (the caller's X is
-  allocated before tracing starts, so it is not counted; decompose's own copy of X is), split
+  allocated before tracing starts, so it is not counted; so is decompose's own copy of X when it
+  makes one -- not for the C-contiguous arrays of the working dtype used here), split
   into ``setup_peak_arrays`` (validation and start, up to the callback at iteration 0) and
   ``iteration_peak_arrays`` (from there on: the arrays held plus the transients of an iteration);
 * ``held_dense``: the m×n arrays alive after the first iteration (taken from a tracemalloc
@@ -17,6 +18,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from pathlib import Path
+
+import nmdcore
 
 from ._common import call_solver, each_configuration, log
 from .costs import ARRAY_TARGETS
@@ -88,14 +91,15 @@ def run_memory(datasets, ranks, dtypes, variants, *, max_iter, start, run_id) ->
         dense = sum(b["count"] for b in blocks if b["dense"])
         other = sum(b["bytes"] for b in blocks if not b["dense"]) / mn_bytes
         target = ARRAY_TARGETS.get(variant.spec.key)
+        uncopied = 0 if nmdcore.copies_input(X, X.dtype) else 1  # the models count a copy of X
         peak = max(iteration_peak, held.get("setup_peak", 0))
         rec.update(status="ok" if blocks else "error: no iteration completed", peak_bytes=peak,
                    peak_mb=round(peak / 2**20, 1), peak_arrays=round(peak / mn_bytes, 2),
                    setup_peak_arrays=round(held.get("setup_peak", 0) / mn_bytes, 2),
                    iteration_peak_arrays=round(iteration_peak / mn_bytes, 2), held_dense=dense,
                    held_other_arrays=round(other, 2), held_blocks=blocks,
-                   model_held=variant.spec.memory.held, target_dense=target,
-                   model_peak_arrays=round(variant.spec.memory.peak_arrays(*X.shape), 2),
+                   model_held=variant.spec.memory.held - uncopied, target_dense=target,
+                   model_peak_arrays=round(variant.spec.memory.peak_arrays(*X.shape) - uncopied, 2),
                    transient_arrays=round(iteration_peak / mn_bytes - dense - other, 2),
                    meets_target=None if target is None else bool(dense <= target))
         log(f"memory {rec['data']} {rec['dtype']} r={r} {variant.label}: peak {rec['setup_peak_arrays']} m×n arrays "

@@ -21,6 +21,7 @@ from ._errors import (
     ZeroMatrixError,
 )
 from ._memory import available_memory, estimate_memory
+from ._validation import copies_input
 from ._monitor import Progress, describe_stop
 from ._parallel import set_num_threads
 from ._spec import Hyperparameter, MemoryModel, SolverSpec
@@ -44,5 +45,5 @@ __all__ = [
     "NMDError", "NonFiniteError", "NegativeEntriesError", "ShapeError", "ZeroMatrixError",
     "RankError", "UnknownSolverError", "HyperparameterError", "InitError", "NotSymmetricError", "OffsetNotSupportedError",
     "DatasetError", "ReLUNMD",
-    "MemoryModel", "register", "estimate_memory", "available_memory", "MemoryLimitError", "set_num_threads",
+    "MemoryModel", "register", "estimate_memory", "copies_input", "available_memory", "MemoryLimitError", "set_num_threads",
 ]

@@ -33,8 +33,8 @@ def estimate_memory(shape, rank, solver, dtype=np.float64, *, copies_x=True) -> 
         Working precision.
     copies_x : bool
         Whether decompose makes its own copy of X: it does unless X already is a writeable,
-        C-contiguous ndarray of the working dtype (:func:`copies_input` tells). True, the
-        default, is the safe side.
+        C-contiguous ndarray of the working dtype (:func:`nmdcore.copies_input` tells). True,
+        the default, is the safe side.
 
     Returns
     -------

@@ -29,13 +29,33 @@ def resolve_dtype(X, dtype=None) -> np.dtype:
     return np.dtype(np.float32) if src == np.float32 else np.dtype(np.float64)
 
 
-def copies_input(X, dtype) -> bool:
-    """Whether :func:`check_matrix` (so :func:`nmdcore.decompose`) copies ``X`` for the working ``dtype``.
+def copies_input(X, dtype=None) -> bool:
+    """Whether :func:`nmdcore.decompose` makes its own copy of ``X``.
 
-    It does not for a writeable, C-contiguous ndarray of that dtype: nmdcore only reads the
-    data. A read-only array is copied too: the compiled kernels take writeable arrays, and
-    a read-only type would compile a second set of them.
+    It does not for a writeable, C-contiguous ndarray of the working dtype: nmdcore only
+    reads the data (do not change it while a run is going). Anything else is converted
+    into a new array, a read-only one too: the compiled kernels take writeable arrays,
+    and a read-only type would compile a second set of them.
+
+    Parameters
+    ----------
+    X : array-like or scipy.sparse matrix
+    dtype : float32, float64 or None
+        The working dtype, as in :func:`nmdcore.decompose` (None: float32 stays float32,
+        anything else becomes float64).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np, nmdcore
+    >>> X = np.ones((4, 3))
+    >>> nmdcore.copies_input(X), nmdcore.copies_input(X, np.float32), nmdcore.copies_input(X.T)
+    (False, True, True)
     """
+    dtype = resolve_dtype(X, dtype)
     return not (isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.c_contiguous and X.flags.writeable)
 
 

@@ -47,7 +47,7 @@ def test_data_is_read_in_place_and_never_written(key, dtype):
     into it: the caller's X is bit for bit the same after a run (with the offset model too)."""
     spec = nmdcore.SOLVERS[key]
     X = data_for(spec, dtype=dtype)
-    assert not nmdcore._validation.copies_input(X, X.dtype)
+    assert not nmdcore.copies_input(X, X.dtype)
     assert nmdcore._validation.check_matrix(X, input_kind=spec.input_kind) is X
     before = X.tobytes()
     run(key, X, init="random", random_state=0)
@@ -58,13 +58,13 @@ def test_data_is_read_in_place_and_never_written(key, dtype):
 
 def test_data_that_needs_converting_is_copied():
     X = np.arange(12.0).reshape(3, 4)
-    assert not nmdcore._validation.copies_input(X, np.dtype(np.float64))
-    assert nmdcore._validation.copies_input(X, np.dtype(np.float32))  # another dtype
-    assert nmdcore._validation.copies_input(np.asfortranarray(X), np.dtype(np.float64))
-    assert nmdcore._validation.copies_input(X.tolist(), np.dtype(np.float64))
+    assert not nmdcore.copies_input(X, np.dtype(np.float64))
+    assert nmdcore.copies_input(X, np.dtype(np.float32))  # another dtype
+    assert nmdcore.copies_input(np.asfortranarray(X), np.dtype(np.float64))
+    assert nmdcore.copies_input(X.tolist(), np.dtype(np.float64))
     frozen = X.copy()
     frozen.flags.writeable = False  # a read-only type would compile the kernels again
-    assert nmdcore._validation.copies_input(frozen, np.dtype(np.float64))
+    assert nmdcore.copies_input(frozen, np.dtype(np.float64))
     checked = nmdcore._validation.check_matrix(frozen)
     assert checked is not frozen and checked.flags.writeable and np.array_equal(checked, frozen)
     assert (nmdcore.estimate_memory((300, 200), 3, "ebcd") - nmdcore.estimate_memory((300, 200), 3, "ebcd", copies_x=False)
