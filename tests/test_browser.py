@@ -406,6 +406,39 @@ def test_a_run_survives_clicks_and_page_changes_and_stop_keeps_its_result(page, 
     record.write_text(json.dumps(latencies, indent=1))
 
 
+def test_stop_ends_a_long_cd_nmd_iteration_inside_it(page, app_url):
+    """CD-NMD on the MNIST sample at r = 50 takes seconds per iteration. Stop, clicked just after
+    an iteration has begun, ends the run inside that iteration (its sweeps check for Stop between
+    blocks), well before the iteration would end, and keeps the result."""
+    page.goto(f"{app_url}/Explore")
+    wait_for_app(page)
+    _choose(page, "explore_solver", "CD-NMD — LS-RMD")
+    widget(page, "rank").get_by_role("slider").focus()
+    for _ in range(30):  # 20 -> 50: longer iterations
+        page.keyboard.press("ArrowRight")
+    expect(widget(page, "rank").get_by_test_id("stSliderThumbValue")).to_have_text("50")
+    start_long_run(page, RUN_PAGES[0])
+    progress = page.get_by_test_id("stProgress").first
+    expect(progress).to_contain_text(re.compile(r"iteration 1 ·"), timeout=RUN_TIMEOUT_MS)
+    began = time.perf_counter()
+    expect(progress).to_contain_text(re.compile(r"iteration 2 ·"), timeout=RUN_TIMEOUT_MS)
+    iteration_s = time.perf_counter() - began  # one iteration as the page shows it (±0.5 s of redraw)
+    clicked = time.perf_counter()  # at most one redraw after iteration 3 began
+    widget(page, "stop").get_by_role("button").click()
+    n = stopped_iterations(page)
+    latency = time.perf_counter() - clicked
+    assert n >= 2
+    assert latency < 0.5 * iteration_s, (latency, iteration_s)
+    expect(page.get_by_test_id("stImage")).to_have_count(1)
+    no_exception(page)
+    shot(page, "run_explore_cd_stopped")
+    record = _artifact("stop_latency.json")
+    latencies = json.loads(record.read_text()) if record.exists() else {}
+    latencies["Explore, CD-NMD r = 50"] = {"click_to_stopped_result_s": round(latency, 3), "iterations": n,
+                                          "iteration_s": round(iteration_s, 3)}
+    record.write_text(json.dumps(latencies, indent=1))
+
+
 def _server_cpu_s() -> float:
     """User + system CPU seconds of the server process so far (Linux /proc)."""
     fields = Path(f"/proc/{SERVER['pid']}/stat").read_text().rsplit(")", 1)[1].split()
