@@ -204,7 +204,9 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
         theta, factors = spec.run(problem, start, params, monitor)
     if monitor.stop_reason is None:  # a solver that ran out of work without a rule firing
         monitor.stop_reason = "max_iter"
-    error = _kernels.relu_error(problem.X, theta + problem.dtype.type(c) if offset else theta, problem.norm_X)
+    error = None if offset else problem.known_relu_error(theta)
+    if error is None:
+        error = _kernels.relu_error(problem.X, theta + problem.dtype.type(c) if offset else theta, problem.norm_X)
     theta, factors = unscale(theta, factors, k)
     return Result(
         theta=theta,

@@ -34,6 +34,18 @@ class Problem:
     nonzeros: int = -1
     sq_norm_X: float = field(init=False)
     norm_X: float = field(init=False)
+    _relu_error_of: tuple | None = field(init=False, default=None, repr=False)
+
+    def remember_relu_error(self, theta: np.ndarray, error: float) -> np.ndarray:
+        """Note that ``theta``, the solver's result, has ReLU error ``error`` (taken in the pass that
+        formed it), so that :func:`nmdcore.decompose` need not take it again; returns ``theta``."""
+        self._relu_error_of = (theta, error)
+        return theta
+
+    def known_relu_error(self, theta: np.ndarray) -> float | None:
+        """The error noted for this very array by :meth:`remember_relu_error`, else None."""
+        noted = self._relu_error_of
+        return noted[1] if noted is not None and noted[0] is theta else None
 
     def __post_init__(self):
         self.sq_norm_X = sq_norm(self.X)

@@ -37,7 +37,7 @@ import numpy as np
 from .. import _kernels
 from .._erfcx import erfcx, erfcx32
 from .._errors import HyperparameterError
-from .._linalg import gram64, lowrank_residual_sq, matmul_rows
+from .._linalg import gram64, lowrank_residual_sq
 from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
 from .._tsvd import randomized_tsvd, tsvd_gram
 from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
@@ -126,10 +126,6 @@ class _Truncation:
         if self.fresh:
             self.W, self.H = self.previous
             self.WtZ, self.fresh = None, False
-
-    def theta(self, out: np.ndarray | None = None) -> np.ndarray:
-        """Θ = W H of the last truncation, formed over row chunks (into ``out`` when given)."""
-        return matmul_rows(self.W, self.H, out=out)
 
 
 #: Row-block size of the fused passes (bytes of one m×n array's block): large enough to amortise
@@ -261,22 +257,24 @@ def _run_naive(problem, start, params, monitor):
             (res, rel), Zt_basis = sweep(project, W=truncate.W, H=truncate.H, Z=Z, basis=truncate.next_basis)
             if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
                 break
-    return _finish(theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
+    return _finish(problem, theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
-def _finish(theta0, truncate, monitor, out=None):
+def _finish(problem, theta0, truncate, monitor, out=None):
     """The returned iterate: Θ = W H of the last truncation (the start if there was none).
 
     After a divergence this is the last recorded iterate: a non-finite Z makes the
     truncation fail and keep its previous factors, and a truncation the monitor refused
     (a ReLU error past its divergence limit) is undone. ``out``: an m×n working array
-    the solver no longer needs, which Θ then takes instead of new memory.
+    the solver no longer needs, which Θ then takes instead of new memory. Θ's ReLU error is
+    taken in the pass that forms it (:meth:`Problem.remember_relu_error`).
     """
     if monitor.stop_reason == "diverged":
         truncate.undo()
     if truncate.W is None:
         return theta0, truncate.factors()
-    return truncate.theta(out), truncate.factors()
+    theta, error = _kernels.product_and_relu_error(truncate.W, truncate.H, problem.X, problem.norm_X, out)
+    return problem.remember_relu_error(theta, error), truncate.factors()
 
 
 def _run_a_nmd(problem, start, params, monitor):
@@ -379,7 +377,7 @@ def _run_a_nmd(problem, start, params, monitor):
             if stop:
                 return theta, truncate.factors()
     Z_old = theta_new = None
-    return _finish(start["theta"], truncate, monitor, out=Z)  # Θ takes Z's memory
+    return _finish(problem, start["theta"], truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
 def _initial_variance(problem) -> float:
@@ -520,7 +518,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
                 break
     Z = arrays["Z"]
     arrays.clear()
-    return _finish(theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
+    return _finish(problem, theta0, truncate, monitor, out=Z)  # Θ takes Z's memory
 
 
 def _run_a_em(problem, start, params, monitor):

@@ -137,16 +137,18 @@ def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(spd_inverse(G).astype(WtZ.dtype, copy=False) @ WtZ)
 
 
-def _finish(monitor, W, H, W_prev, H_prev, out=None):
+def _finish(problem, monitor, W, H, W_prev, H_prev, out=None):
     """Result pair ``(W @ H, factors)``; on divergence the last finite iterate.
 
     ``out`` is an m×n working array the solver no longer needs: Θ is written there rather
-    than into new memory, which the system would first have to map and clear.
+    than into new memory, which the system would first have to map and clear. Θ's ReLU
+    error is taken in the same pass (:meth:`Problem.remember_relu_error`).
     """
     if monitor.stop_reason == "diverged":
         W, H = W_prev, H_prev
     W = np.ascontiguousarray(W)
-    return np.matmul(W, H, out=out), {"W": W, "H": H}
+    theta, error = _kernels.product_and_relu_error(W, H, problem.X, problem.norm_X, out)
+    return problem.remember_relu_error(theta, error), {"W": W, "H": H}
 
 
 
@@ -206,7 +208,7 @@ def _run_bcd(problem, start, params, monitor):
 
     res, rel, z_sq = evaluate(W, H, True, fill)
     if monitor.record(_sqrt_rel(res, nX), _sqrt_rel(rel, nX)):
-        return _finish(monitor, W, H, W, H, out=Z)
+        return _finish(problem, monitor, W, H, W, H, out=Z)
     m, n = problem.shape
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H)
@@ -224,7 +226,7 @@ def _run_bcd(problem, start, params, monitor):
             res, rel, z_sq = evaluate(W, H, s_sq is None)
             if monitor.record(_sqrt_rel(res if s_sq is None else s_sq, nX), _sqrt_rel(rel, nX)):
                 break
-    return _finish(monitor, W, H, W_prev, H_prev, out=Z)  # Θ takes Z's memory
+    return _finish(problem, monitor, W, H, W_prev, H_prev, out=Z)  # Θ takes Z's memory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +271,7 @@ def _run_ebcd(problem, start, params, monitor):
     S_sq, rel_sq = runner.map(start_block)
     S, rel = float(np.sqrt(S_sq)), _sqrt_rel(rel_sq, nX)
     if monitor.record(S / nX, rel, alpha=alpha, accepted=1.0):
-        return _finish(monitor, W, H, W, H, out=D)
+        return _finish(problem, monitor, W, H, W, H, out=D)
     upper = None if kernels else np.where(X > 0, np.array(np.inf, dt), np.array(0, dt))
 
     def evaluate(W_e, H_e, D_e):
@@ -327,7 +329,7 @@ def _run_ebcd(problem, start, params, monitor):
             if monitor.record(S / nX, rel, alpha=alpha_used, accepted=float(accepted)):
                 break
     D_e = None  # free one m×n state; Θ takes the other's memory
-    return _finish(monitor, W, H, W_prev, H_prev, out=D)
+    return _finish(problem, monitor, W, H, W_prev, H_prev, out=D)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,7 +400,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
 
     res, rel, z_sq = evaluate(W, H, latent_objective, False, fill)
     if monitor.record(objective(None, res, rel), _sqrt_rel(rel, nX)):
-        return _finish(monitor, W, H, W, H, out=Tx)
+        return _finish(problem, monitor, W, H, W, H, out=Tx)
     m, n = problem.shape
     ZtW = np.empty((n, problem.rank), dt)
     GH = _row_gram(H, lam)
@@ -427,7 +429,7 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             if monitor.record(objective(s_sq, res, rel), _sqrt_rel(rel, nX)):
                 break
     Zx = None  # free one m×n state; Θ takes the other's memory
-    return _finish(monitor, W, H, W_prev, H_prev, out=Tx)
+    return _finish(problem, monitor, W, H, W_prev, H_prev, out=Tx)
 
 
 def _run_3b(problem, start, params, monitor):
