@@ -496,11 +496,16 @@ def _stop(slot: str) -> None:
         run.join(STOP_WAIT_S)
 
 
+#: What Stop does, in the button's help.
+STOP_HELP = ("Stops the running solver at its next iteration (CD-NMD, whose iterations are long, within the "
+             "one under way); its result so far is kept.")
+
+
 def stop_button(slot: str, key: str, **kwargs) -> None:
     """The Stop button of ``slot`` (enabled while its run runs)."""
     run = _session().runs.get(slot)
     st.button("Stop", key=key, on_click=_stop, args=(slot,), disabled=run is None or not run.running,
-              width="stretch", help="Stops the running solver at its next iteration; its result so far is kept.",
+              width="stretch", help=STOP_HELP,
               **kwargs)
 
 
