@@ -166,7 +166,7 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     spec = get_solver(solver)
     params = spec.resolve(hyperparams)
     check_memory(X, rank, spec, dtype)  # from X's shape alone, before any copy
-    A, largest, nonzeros = check_matrix(X, input_kind=spec.input_kind, dtype=dtype, with_counts=True)  # X itself if it can
+    A, scan = check_matrix(X, input_kind=spec.input_kind, dtype=dtype, with_scan=True)  # X itself if it can
     r = check_rank(rank, A.shape, inclusive=spec.max_rank_inclusive)
     max_iter = _check_number("max_iter", max_iter, integer=True, low=0)
     time_limit = _check_number("time_limit", time_limit, low=0, allow_none=True)
@@ -191,9 +191,10 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     except (TypeError, ValueError):
         raise HyperparameterError(
             f"random_state must be a nonnegative integer, a numpy Generator or None, got {random_state!r}") from None
-    k = scale_exponent(largest, A.dtype)
+    k = scale_exponent(scan.largest, A.dtype)
     init = scale_start(init, k, A.dtype, A.shape, r)
-    problem = Problem(scale_data(A, k), r, rng, -1 if k else nonzeros)  # scaling may underflow entries to 0
+    # the scan's counts and ‖X‖² hold for X itself; scaled data is counted again (entries may underflow)
+    problem = Problem(scale_data(A, k), r, rng, *(() if k else (scan.nonzero, scan.sq_norm)))
     c = float(np.ldexp(offset, -k))  # the offset of the scaled problem
     start = _offset.prepare_start(spec, problem, init, c) if offset else spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,

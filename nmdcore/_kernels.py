@@ -31,6 +31,7 @@ import hashlib
 import os
 import types
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -135,29 +136,45 @@ def product_and_relu_error(W: np.ndarray, H: np.ndarray, X: np.ndarray, norm_X: 
     return out, float(np.sqrt(error_sq)) / norm_X
 
 
-def scan_entries(A: np.ndarray) -> tuple[int, int, int, float]:
-    """``(NaN or infinite entries, negative entries, nonzero entries, max |entry|)`` of a float array.
+class EntryScan(NamedTuple):
+    """What one pass over a data matrix finds (:func:`scan_entries`)."""
 
-    The largest magnitude is taken over the finite entries. One compiled pass over row
-    chunks on every core when the backend is numba and A is C-contiguous and 2-D, else NumPy's.
+    nonfinite: int      #: NaN or infinite entries
+    negative: int       #: entries below 0
+    nonzero: int        #: entries other than 0 (NaNs included)
+    largest: float      #: largest magnitude of the finite entries (0 if none)
+    sq_norm: float      #: sum of the squares, in float64 (inf or NaN when entries are)
+
+
+def scan_entries(A: np.ndarray) -> EntryScan:
+    """One pass over the float matrix ``A``: its bad entries, nonzeros, largest magnitude and ‖A‖².
+
+    Compiled, over row chunks on every core, when the backend is numba and A is a
+    C-contiguous 2-D array; else NumPy's passes. The squares are summed in float64 per
+    column within a chunk (the loop vectorizes without reordering a sum), the chunks added
+    in order, so the result does not depend on the number of threads.
     """
     kernels = fused_kernels()
     if kernels is None or not A.flags.c_contiguous or A.ndim != 2:
         finite = np.isfinite(A)
         top = float(np.max(np.abs(A), where=finite, initial=0.0))
-        return int(A.size - np.count_nonzero(finite)), int(np.count_nonzero(A < 0)), int(np.count_nonzero(A)), top
+        return EntryScan(int(A.size - np.count_nonzero(finite)), int(np.count_nonzero(A < 0)),
+                         int(np.count_nonzero(A)), top, _linalg.sq_norm(A))
     unsigned = np.dtype(f"u{A.dtype.itemsize}")
     magnitude_mask = unsigned.type(np.iinfo(unsigned).max >> 1)
     infinity = np.array(np.inf, A.dtype).view(unsigned)[()]
 
     def scan(rows):
-        block = A[rows].reshape(-1)
+        block = A[rows]
         return kernels.scan_entries(block, block.view(unsigned), magnitude_mask, infinity)
 
     parts = map_row_chunks(scan, A.shape[0])
     top = np.array(max(p[3] for p in parts), unsigned).view(A.dtype)[()]
-    return (int(sum(p[0] for p in parts)), int(sum(p[1] for p in parts)), int(sum(p[2] for p in parts)),
-            float(top))
+    sq = 0.0
+    for p in parts:
+        sq += p[4]
+    return EntryScan(int(sum(p[0] for p in parts)), int(sum(p[1] for p in parts)), int(sum(p[2] for p in parts)),
+                     float(top), float(sq))
 
 
 def _load():
@@ -486,28 +503,37 @@ def _relu_sq_error(T, X, zero):
     return rel.sum()
 
 
-def _scan_entries(a, bits, magnitude_mask, infinity):
-    """Counts of non-finite, of negative and of nonzero entries of the 1-D array ``a``, and the
-    bits of the largest magnitude of its finite entries.
+def _scan_entries(A, bits, magnitude_mask, infinity):
+    """Of the 2-D array ``A``: counts of non-finite, negative and nonzero entries, the bits of the
+    largest magnitude of its finite entries, and the sum of the squares in float64.
 
-    ``bits`` is ``a`` viewed as unsigned integers of its width, ``magnitude_mask`` clears their
+    ``bits`` is ``A`` viewed as unsigned integers of its width, ``magnitude_mask`` clears their
     sign bit and ``infinity`` is the bit pattern of +inf: below it, a magnitude's bits order as
-    its value, so every test but ``v < 0`` is an integer one and the loop vectorizes.
+    its value, so every test but ``v < 0`` is an integer one. Row by row, so that both inner
+    loops vectorize: the squares go to per-column sums (no sum is reordered).
     """
+    rows, n = A.shape
+    column_sq = np.zeros(n, np.float64)
     nonfinite = 0
     negative = 0
     nonzero = 0
     zero = magnitude_mask ^ magnitude_mask  # 0 of the unsigned type (a literal 0 would make numba mix in floats)
     top = zero
-    for i in range(a.shape[0]):
-        size = bits[i] & magnitude_mask
-        finite = size < infinity
-        nonfinite += 0 if finite else 1
-        negative += 1 if a[i] < 0 else 0
-        nonzero += 1 if size != zero else 0
-        size = size if finite else zero
-        top = max(top, size)
-    return nonfinite, negative, nonzero, top
+    for r in range(rows):
+        a = A[r]
+        b = bits[r]
+        for j in range(n):
+            v = np.float64(a[j])
+            column_sq[j] += v * v
+        for j in range(n):
+            size = b[j] & magnitude_mask
+            finite = size < infinity
+            nonfinite += 0 if finite else 1
+            negative += 1 if a[j] < 0 else 0
+            nonzero += 1 if size != zero else 0
+            size = size if finite else zero
+            top = max(top, size)
+    return nonfinite, negative, nonzero, top, column_sq.sum()
 
 
 def _erfcx_pass(x, out):

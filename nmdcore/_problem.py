@@ -22,17 +22,18 @@ class Problem:
         The only source of randomness of the run.
     norm_X : float
         ``‖X‖_F`` computed in float64.
-    sq_norm_X : float
-        ``‖X‖_F²`` as summed (``norm_X`` is its square root).
     nonzeros : int
         Number of nonzero entries of X (given when validation counted them, else counted here).
+    sq_norm_X : float
+        ``‖X‖_F²`` in float64 (given when validation summed it, else summed here); ``norm_X``
+        is its square root.
     """
 
     X: np.ndarray
     rank: int
     rng: np.random.Generator = field(repr=False)
     nonzeros: int = -1
-    sq_norm_X: float = field(init=False)
+    sq_norm_X: float = -1.0
     norm_X: float = field(init=False)
     _relu_error_of: tuple | None = field(init=False, default=None, repr=False)
 
@@ -48,7 +49,8 @@ class Problem:
         return noted[1] if noted is not None and noted[0] is theta else None
 
     def __post_init__(self):
-        self.sq_norm_X = sq_norm(self.X)
+        if self.sq_norm_X < 0:
+            self.sq_norm_X = sq_norm(self.X)
         self.norm_X = float(np.sqrt(self.sq_norm_X))
         if self.nonzeros < 0:
             self.nonzeros = int(np.count_nonzero(self.X))

@@ -60,7 +60,7 @@ def copies_input(X, dtype=None) -> bool:
 
 
 def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = "X",
-                 with_counts: bool = False):
+                 with_scan: bool = False):
     """Validate a data matrix and return it as a dense, C-contiguous float array.
 
     A writeable ndarray that already is C-contiguous in the working dtype is returned
@@ -74,13 +74,13 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
         ``"symmetric"`` also requires a square, symmetric, nonnegative matrix.
     dtype : float32, float64 or None
         None keeps float32 input as float32 and turns anything else into float64.
-    with_counts : bool
-        Also return the largest magnitude of the entries (what :mod:`nmdcore._scaling` needs)
-        and the number of nonzero entries.
+    with_scan : bool
+        Also return what the pass over the entries found (:class:`nmdcore._kernels.EntryScan`:
+        the largest magnitude the scaling needs, the nonzero count, ‖X‖²).
 
     Returns
     -------
-    ndarray, or (ndarray, float, int) with ``with_counts``
+    ndarray, or (ndarray, EntryScan) with ``with_scan``
     """
     if sp.issparse(X):
         dt = resolve_dtype(X, dtype)
@@ -109,7 +109,8 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
     m, n = A.shape
     if m == 0 or n == 0:
         raise ShapeError(f"{name} is empty (shape {m}x{n})")
-    bad, neg, nonzero, largest = _kernels.scan_entries(A)  # one pass
+    scan = _kernels.scan_entries(A)  # one pass
+    bad, neg, nonzero, largest = scan.nonfinite, scan.negative, scan.nonzero, scan.largest
     if bad:
         if dt == np.float32 and _finite_before_cast(X):
             raise NonFiniteError(f"{name} has {bad} entries beyond the float32 range "
@@ -131,7 +132,7 @@ def check_matrix(X, *, input_kind: str = "nonnegative", dtype=None, name: str = 
             raise NotSymmetricError(
                 f"{name} is not symmetric: max|M - Mᵀ| = {asym:.3g} exceeds "
                 f"{SYMMETRY_RTOL:g} x max|M|")
-    return (A, largest, nonzero) if with_counts else A
+    return (A, scan) if with_scan else A
 
 
 def _finite_before_cast(X) -> bool:

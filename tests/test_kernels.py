@@ -212,9 +212,11 @@ def test_scan_entries_counts_as_numpy(dtype, monkeypatch):
         if backend == "numba" and not _kernels.numba_available():
             continue
         monkeypatch.setenv(_kernels.ENV_VAR, backend)
-        assert _kernels.scan_entries(A) == (3, 2, 6, 3.0)  # the largest finite magnitude
-        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0)
-        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0)
+        assert _kernels.scan_entries(A)[:4] == (3, 2, 6, 3.0)  # the largest finite magnitude
+        assert _kernels.scan_entries(np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0, 0.0)
+        assert _kernels.scan_entries(-np.zeros((3, 2), dtype)) == (0, 0, 0, 0.0, 0.0)
         big = np.random.default_rng(0).standard_normal((9000, 7)).astype(dtype)  # several row chunks
         big[8500, 3] = -7.25
-        assert _kernels.scan_entries(big) == (0, int(np.count_nonzero(big < 0)), big.size, 7.25)
+        scan = _kernels.scan_entries(big)
+        assert scan[:4] == (0, int(np.count_nonzero(big < 0)), big.size, 7.25)
+        assert scan.sq_norm == pytest.approx(float(np.sum(big.astype(np.float64) ** 2)), rel=1e-13)
