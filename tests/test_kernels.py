@@ -56,15 +56,18 @@ def finite_part(T):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("exact", [True, False])
 @pytest.mark.parametrize("special", [False, True])
-def test_bcd_block_equals_the_numpy_pass(dtype, exact, special):
+@pytest.mark.parametrize("fill", [False, True])
+def test_bcd_block_equals_the_numpy_pass(dtype, exact, special, fill):
+    """``fill``: Z is first set to X (a solver's first pass), as if Z were X."""
     X, T, Z, _ = block_data(dtype)
+    Z = X.copy() if fill else Z
     T = T if special else finite_part(T)
     lower = np.where(X > 0, X, dtype(-np.inf))
     with np.errstate(all="ignore"):
         expected_Z = np.clip(T, lower, X)
         expected = (sq64(Z - T) if exact else 0.0, sq64(np.maximum(T, 0) - X), sq64(expected_Z))
-        got_Z = Z.copy()
-        got = _kernels._load().bcd_block(T, got_Z, X, exact, dtype(0))
+        got_Z = np.full_like(Z, np.nan) if fill else Z.copy()
+        got = _kernels._load().bcd_block(T, got_Z, X, exact, fill, dtype(0))
     assert_same_array(got_Z, expected_Z)
     assert_same_sums(got, expected)
 
@@ -74,9 +77,11 @@ def test_bcd_block_equals_the_numpy_pass(dtype, exact, special):
 @pytest.mark.parametrize("exact, extrapolate, want_z_sq", [(True, True, True), (False, True, True),
                                                            (False, False, False), (True, False, True)])
 @pytest.mark.parametrize("special", [False, True])
-def test_momentum_block_equals_the_numpy_pass(dtype, exact, extrapolate, want_z_sq, special):
+@pytest.mark.parametrize("fill", [False, True])
+def test_momentum_block_equals_the_numpy_pass(dtype, exact, extrapolate, want_z_sq, special, fill):
     a = 0.7
     X, T, Z, T_old = block_data(dtype, seed=1)
+    Z = X.copy() if fill else Z
     T = T if special else finite_part(T)
     lower = np.where(X > 0, X, dtype(-np.inf))
     with np.errstate(all="ignore"):
@@ -85,9 +90,9 @@ def test_momentum_block_equals_the_numpy_pass(dtype, exact, extrapolate, want_z_
         expected_old = T_old * -a + T * (1.0 + a) if extrapolate else T.copy()
         expected_Z = Z * -a + np.clip(expected_old, lower, X) * (1.0 + a)
         expected = (res, rel, sq64(expected_Z) if want_z_sq else 0.0)
-        got_Z, got_old = Z.copy(), T_old.copy()
-        got = _kernels._load().momentum_block(T, got_Z, X, got_old, exact, extrapolate, want_z_sq,
-                                                      dtype(-a), dtype(1.0 + a), dtype(0))
+        got_Z, got_old = (np.full_like(Z, np.nan) if fill else Z.copy()), T_old.copy()
+        got = _kernels._load().momentum_block(T, got_Z, X, got_old, exact, extrapolate, want_z_sq, fill,
+                                              dtype(-a), dtype(1.0 + a), dtype(0))
     assert_same_array(got_old, expected_old)
     assert_same_array(got_Z, expected_Z)
     assert_same_sums(got, expected)
@@ -115,7 +120,7 @@ def test_sums_are_accumulated_in_float64_for_float32_blocks():
     X = np.zeros((4, 1000), np.float32)
     T = np.ones_like(X)
     T[:, 0] = 2.0 ** 12  # in float32, 2^24 + 1 rounds back to 2^24: every unit term would be lost
-    res, rel, z_sq = _kernels._load().bcd_block(T, np.zeros_like(X), X, True, np.float32(0))
+    res, rel, z_sq = _kernels._load().bcd_block(T, np.zeros_like(X), X, True, False, np.float32(0))
     assert res == rel == 4 * (2.0 ** 24 + 999) and z_sq == 0.0  # exact in float64
 
 

@@ -232,10 +232,10 @@ def _run_naive(problem, start, params, monitor):
     def project(rows, T, s):
         """(‖Z − T‖², ‖max(T, 0) − X‖²), then Z ← P(T) (in the first pass Z ← Z0 = X first, if due)."""
         z, x = Z[rows], X[rows]
+        if kernels:
+            return kernels.bcd_block(T, z, x, True, fill, zero)[:2]
         if fill:
             np.copyto(z, x)
-        if kernels:
-            return kernels.bcd_block(T, z, x, True, zero)[:2]
         E = s[1][:T.shape[0]]
         res = sq(np.subtract(z, T, out=E), s)
         np.maximum(T, 0, out=E)

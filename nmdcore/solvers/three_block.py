@@ -186,16 +186,17 @@ def _run_bcd(problem, start, params, monitor):
     zero = dt.type(0)
 
     def evaluate(W, H, exact, fill=False):
-        """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH); ``fill``: Z ← X first."""
+        """(‖Z − WH‖² if exact, ‖X − max(0, WH)‖², ‖P(WH)‖²), then Z ← P(WH); ``fill``: Z ← X first
+        (the first pass; the kernel does it row by row, while the rows are in cache)."""
         def block(rows, s):
             b = rows.stop - rows.start
             T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x = Z[rows], X[rows]
+            if kernels:
+                return kernels.bcd_block(T, z, x, exact, fill, zero)
             if fill:
                 np.copyto(z, x)
-            if kernels:
-                return kernels.bcd_block(T, z, x, exact, zero)
             E = s[1][:b]
             res = 0.0
             if exact:
@@ -369,11 +370,11 @@ def _momentum_loop(problem, start, monitor, *, momentum: float, lam: float, mix:
             T = s[0][:b]
             np.matmul(W[rows], H, out=T)
             z, x, t = Zx[rows], X[rows], Tx[rows]
+            if kernels:
+                return kernels.momentum_block(T, z, x, t, exact, extrapolate, latent_objective, fill,
+                                              keep, grow, zero)
             if fill:
                 np.copyto(z, x)
-            if kernels:
-                return kernels.momentum_block(T, z, x, t, exact, extrapolate, latent_objective,
-                                              keep, grow, zero)
             E = s[1][:b]
             res = 0.0
             if exact:
