@@ -194,7 +194,8 @@ def decompose(X, rank, solver="ebcd", *, init="tsvd", max_iter=1000, time_limit=
     k = scale_exponent(scan.largest, A.dtype)
     init = scale_start(init, k, A.dtype, A.shape, r)
     # the scan's counts and ‖X‖² hold for X itself; scaled data is counted again (entries may underflow)
-    problem = Problem(scale_data(A, k), r, rng, *(() if k else (scan.nonzero, scan.sq_norm)))
+    known = {} if k else {"nonzeros": scan.nonzero, "sq_norm_X": scan.sq_norm}
+    problem = Problem(scale_data(A, k), r, rng, **known)
     c = float(np.ldexp(offset, -k))  # the offset of the scaled problem
     start = _offset.prepare_start(spec, problem, init, c) if offset else spec.prepare_start(problem, init)
     monitor = Monitor(max_iter=max_iter, tol=tol, tol_stall=tol_stall, time_limit=time_limit,

@@ -77,9 +77,9 @@ def latent_array(X: np.ndarray, Z0) -> tuple[np.ndarray, bool]:
     """A solver's m×n latent array for the start Z0, and whether it still has to be filled with X.
 
     A given ``Z0`` is already the solver's own copy (:func:`start_array`) and is used as it
-    is. For Z0 = X (``Z0`` None) the array is left empty: the solver's first pass copies X
-    into it block by block, on every core and while the block is in cache, instead of a
-    serial copy before it.
+    is. For Z0 = X (``Z0`` None) the array is left empty: the solver's first pass fills it
+    with X while the rows are in cache (the compiled kernels row by row, the NumPy path block
+    by block), on every core, instead of a serial copy before it.
     """
     if Z0 is not None:
         return Z0, False
