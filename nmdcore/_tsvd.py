@@ -191,7 +191,7 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         rng = np.random.default_rng(random_state)
         Y = matmul_rows(A, rng.standard_normal((n, width), dtype=A.dtype))
     else:
-        P = At_basis if At_basis is not None else crossprod(A, basis.astype(A.dtype, copy=False))
+        P = At_basis if At_basis is not None else crossprod(basis.astype(A.dtype, copy=False), A).T
         if not np.isfinite(P).all():
             raise FloatingPointError("the matrix to truncate has non-finite entries")
         Y = matmul_rows(A, orth_small(P))
@@ -200,16 +200,16 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         raise FloatingPointError("the matrix to truncate has non-finite entries")
     # float32 Gram products in float32 (see cholesky_qr's ``widen``); a no-op for float64
     for _ in range(max(n_power_iter, 0)):
-        Y = matmul_rows(A, orth_small(crossprod(A, cholqr2(Y, widen=False))))
+        Y = matmul_rows(A, orth_small(crossprod(cholqr2(Y, widen=False), A).T))
     # S = Q T is the orthonormal basis; it is never formed, only its rotation S U below
     Q, T = cholqr2_deferred(Y, widen=False)
-    AtQ = crossprod(A, Q)
-    if not np.isfinite(AtQ).all():  # e.g. the Gram matrix of a huge (finite) block overflowed
+    QtA = crossprod(Q, A)
+    if not np.isfinite(QtA).all():  # e.g. the Gram matrix of a huge (finite) block overflowed
         raise FloatingPointError("the matrix to truncate is too large to orthonormalise its range")
     with serial_blas():
         # Rayleigh–Ritz in float64: Sᵀ A = U Σ Vᵀ from the eigenvectors of (Sᵀ A)(Sᵀ A)ᵀ = U Σ² Uᵀ
         # (l×l; an SVD of the n×l Aᵀ S costs 4× as much), and Σ_r V_rᵀ = U_rᵀ Sᵀ A
-        B_t = AtQ.astype(np.float64) @ T  # (Sᵀ A)ᵀ, n×l
+        B_t = QtA.T.astype(np.float64) @ T  # (Sᵀ A)ᵀ, n×l
         U = np.linalg.eigh(B_t.T @ B_t)[1][:, ::-1]
         H = np.ascontiguousarray((B_t @ U[:, :rank]).T, dtype=A.dtype)
         rotation = np.ascontiguousarray(T @ U, dtype=A.dtype)

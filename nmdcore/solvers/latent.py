@@ -176,7 +176,7 @@ class _Sweep:
             sums = None
             acc = None
             if basis is not None:
-                acc = np.zeros((Z.shape[1], basis.shape[1]), self.dtype)
+                acc = np.zeros((basis.shape[1], Z.shape[1]), self.dtype)
                 part = np.empty_like(acc)
             for start in range(rows_all.start, rows_all.stop, step):
                 rows = slice(start, min(start + step, rows_all.stop))
@@ -187,7 +187,7 @@ class _Sweep:
                 out = np.asarray(block(rows, T, s), dtype=np.float64)
                 sums = out if sums is None else sums + out
                 if acc is not None:
-                    acc += np.matmul(Z[rows].T, basis[rows], out=part)
+                    acc += np.matmul(basis[rows].T, Z[rows], out=part)
             return sums, acc
 
         parts = run_indexed(chunk_sums, len(self.chunks), self._workers)
@@ -197,7 +197,7 @@ class _Sweep:
         acc = parts[0][1]
         for p in parts[1:]:
             acc += p[1]
-        return sums, acc
+        return sums, acc.T
 
 
 def _sqrt_rel(value_sq: float, norm_X: float) -> float:
