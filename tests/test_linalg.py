@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nmdcore._linalg import (SingularGramWarning, axpby_inplace, crossprod, crossprod64, gram64, matmul_rows,
-                             matmul_rows_t, spd_inverse)
+from nmdcore._linalg import (LOWRANK_RESIDUAL_MIN, SingularGramWarning, axpby_inplace, crossprod, crossprod64, gram64,
+                             lowrank_residual_sq, matmul_rows, matmul_rows_t, spd_inverse)
 from nmdcore._parallel import row_chunks
 
 DTYPES = [np.float64, np.float32]
@@ -59,3 +59,44 @@ def test_spd_inverse_and_axpby():
         assert np.allclose(spd_inverse(np.ones((2, 2))), np.linalg.pinv(np.ones((2, 2))))
     x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
     assert np.allclose(axpby_inplace(1.7, x, -0.7, y), 1.7 * x - 0.7, rtol=1e-15) and y[0, 0] == -0.7
+
+
+def _residual_terms(Z, rank):
+    """The r-sized terms of ‖Z − W H‖² for the randomized truncation of Z, and its exact float64 value."""
+    from nmdcore._tsvd import randomized_tsvd
+    W, H, _, WtZ = randomized_tsvd(Z, rank, random_state=0, projection=True)
+    W64, H64 = W.astype(np.float64), H.astype(np.float64)
+    exact = float(np.sum((Z.astype(np.float64) - W64 @ H64) ** 2))
+    z_sq = float(np.sum(Z.astype(np.float64) ** 2))
+    cross = float(np.sum(WtZ.astype(np.float64) * H64))
+    terms = z_sq + 2 * abs(cross) + float(np.sum((W64.T @ W64) * (H64 @ H64.T)))
+    return (z_sq, WtZ, H, gram64(W), H64 @ H64.T), exact, terms
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lowrank_residual_formula_is_as_accurate_as_its_guard_assumes(dtype):
+    """On a latent matrix of real images (the zeros of MNIST digits filled with negative values, as EM
+    does), the formula is within a few units of rounding of its terms (the guard's premise)."""
+    from nmdcore import datasets
+    X = datasets.load("mnist5k").X.T[:3000].astype(dtype)
+    rng = np.random.default_rng(0)
+    Z = np.where(X > 0, X, -np.abs(rng.normal(0.2, 0.1, X.shape))).astype(dtype)
+    args, exact, terms = _residual_terms(Z, 32)
+    got = lowrank_residual_sq(*args, dtype)
+    assert got is not None and exact > LOWRANK_RESIDUAL_MIN[np.dtype(dtype)] * terms
+    unit = np.finfo(dtype).eps / 2
+    assert abs(got - exact) <= unit * terms
+
+
+def test_lowrank_residual_guard_judges_the_error_against_what_the_caller_uses():
+    rng = np.random.default_rng(5)
+    W = np.linalg.qr(rng.standard_normal((400, 3)))[0].astype(np.float32)
+    H = rng.standard_normal((3, 50)).astype(np.float32)
+    Z = W @ H + np.float32(3e-3) * rng.standard_normal((400, 50)).astype(np.float32)  # a near-exact fit
+    args, exact, terms = _residual_terms(Z, 3)
+    assert exact < LOWRANK_RESIDUAL_MIN[np.dtype(np.float32)] * terms
+    assert lowrank_residual_sq(*args, np.float32) is None          # the residual alone: too much cancellation
+    floor = terms  # a caller that adds as much again (EM's posterior variances) can use it
+    assert lowrank_residual_sq(*args, np.float32, floor=floor) == pytest.approx(exact, rel=1e-2, abs=1e-6 * floor)
+    z_sq, WtZ, H32, GW, GH = args
+    assert lowrank_residual_sq(z_sq * (1 - 1e-2), WtZ, H32, GW, GH, np.float32, floor=floor) is None  # negative

@@ -109,14 +109,15 @@ class _Truncation:
         self.WtZ = out[-1] if projection else None
         return True
 
-    def residual_sq(self, z_sq: float) -> float | None:
+    def residual_sq(self, z_sq: float, floor: float = 0.0) -> float | None:
         """``‖Z − W H‖²`` of the last call from ``z_sq = ‖Z‖²`` and r-sized products, or None
-        where cancellation could make that inaccurate (see :func:`nmdcore._linalg.lowrank_residual_sq`)."""
+        where cancellation could make that inaccurate for the caller, who adds ``floor`` to it
+        (see :func:`nmdcore._linalg.lowrank_residual_sq`)."""
         H = self.H
         GW = gram64(self.W)
         with serial_blas():
             H64 = H.astype(np.float64, copy=False)
-            return lowrank_residual_sq(z_sq, self.WtZ, H, GW, H64 @ H64.T, H.dtype)
+            return lowrank_residual_sq(z_sq, self.WtZ, H, GW, H64 @ H64.T, H.dtype, floor)
 
     def factors(self) -> dict:
         return {} if self.W is None else {"W": self.W, "H": self.H}
@@ -506,7 +507,7 @@ def _run_em(problem, start, params, monitor, *, alpha=None):
             if not truncate(arrays["Z"], Zt_basis):
                 monitor.record(np.nan, np.nan, sigma2=sigma2)
                 break
-            res = truncate.residual_sq(z_sq)
+            res = truncate.residual_sq(z_sq, floor=variance)  # σ² needs variance + res
             if res is None:
                 (res, _), _ = sweep(errors, W=truncate.W, H=truncate.H)
             sigma2 = (variance + res) / size
