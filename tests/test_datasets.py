@@ -76,7 +76,7 @@ def test_every_offline_entry_loads_a_valid_matrix(name):
     assert all(isinstance(v, (str, int, float, tuple, type(None))) for v in info.values())
 
 
-def test_mnist5k_is_seed_001_set():
+def test_mnist5k_is_the_balanced_500_per_digit_set():
     ds = datasets.load("mnist5k")
     assert ds.X.shape == (784, 5000) and ds.image_shape == (28, 28)
     np.testing.assert_array_equal(np.bincount(ds.labels), [500] * 10)

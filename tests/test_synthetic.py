@@ -81,7 +81,7 @@ def test_satellite_like_is_sparse_image_in_unit_range():
     assert np.all(img[0] == 0) and np.all(img[-1] == 0)  # black border like the real image
 
 
-def test_relu_example_5x5_is_seed_001_example_1():
+def test_relu_example_5x5_is_the_papers_first_example():
     M, X = relu_example_5x5()
     paper_M = [[3, 0, 0, 0, 0], [0, 0, 0, 5, 4], [0, 1, 4, 3, 0], [0, 0, 0, 4, 5], [5, 1, 0, 0, 0]]
     paper_X = [[3, -1, -4, -3, 0], [-5, -1, 0, 5, 4], [-3, 1, 4, 3, 0],
