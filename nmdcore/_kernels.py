@@ -85,7 +85,7 @@ def fused_kernels():
     types.SimpleNamespace or None
         Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
         solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers), ``erfcx_pass`` (EM's erfcx alone), ``relu_sq_error``
+        ``em_block`` (latent solvers), ``difference_block`` (eBCD's start), ``erfcx_pass`` (EM's erfcx alone), ``relu_sq_error``
         (see :func:`relu_error`), ``scan_entries`` (see :func:`scan_entries`), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
         :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
     """
@@ -227,6 +227,7 @@ def _build(numba):
                               ebcd_block=_jit(numba, _ebcd_block),
                               latent_build_block=_jit(numba, _latent_build_block),
                               anmd_block=_jit(numba, _anmd_block), residual_block=_jit(numba, _residual_block),
+                              difference_block=_jit(numba, _difference_block),
                               em_block=_jit(numba, _keyed_to(_em_block, _erfcx, _erfcx_table)),
                               erfcx_pass=_jit(numba, _keyed_to(_erfcx_pass, _erfcx, _erfcx_table)),
                               relu_sq_error=_jit(numba, _relu_sq_error),
@@ -399,6 +400,24 @@ def _ebcd_block(T, D, X, zero):
             d_sq[j] += q * q
             g = np.float64(x if e > x else e)
             rel[j] += g * g
+    return d_sq.sum(), rel.sum()
+
+
+def _difference_block(T, Z, X, D, zero):
+    """eBCD's start for Θ = T: D ← Z − T; returns (‖D‖², ‖max(T, 0) − X‖²). Z may be X itself."""
+    rows, n = T.shape
+    d_sq = np.zeros(n, np.float64)
+    rel = np.zeros(n, np.float64)
+    for i in range(rows):
+        t_row, z_row, x_row, d_row = T[i], Z[i], X[i], D[i]
+        for j in range(n):
+            t = t_row[j]
+            d = z_row[j] - t
+            d_row[j] = d
+            q = np.float64(d)
+            d_sq[j] += q * q
+            e = np.float64(_relu_gap(t, x_row[j], zero))
+            rel[j] += e * e
     return d_sq.sum(), rel.sum()
 
 

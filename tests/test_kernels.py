@@ -116,6 +116,23 @@ def test_ebcd_block_equals_the_numpy_pass(dtype, special):
 
 
 @needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.parametrize("z_is_x", [False, True])
+def test_difference_block_equals_the_numpy_pass(dtype, special, z_is_x):
+    X, T, Z, _ = block_data(dtype, seed=4)
+    T = T if special else finite_part(T)
+    Z = X if z_is_x else Z
+    with np.errstate(all="ignore"):
+        expected_D = Z - T
+        expected = (sq64(expected_D), sq64(np.maximum(T, 0) - X))
+        got_D = np.empty_like(X)
+        got = _kernels._load().difference_block(T, Z, X, got_D, dtype(0))
+    assert_same_array(got_D, expected_D)
+    assert_same_sums(got, expected)
+
+
+@needs_numba
 def test_sums_are_accumulated_in_float64_for_float32_blocks():
     X = np.zeros((4, 1000), np.float32)
     T = np.ones_like(X)

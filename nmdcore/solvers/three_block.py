@@ -266,8 +266,9 @@ def _run_ebcd(problem, start, params, monitor):
         T = s[0][:rows.stop - rows.start]
         np.matmul(W[rows], H, out=T)
         x, d = X[rows], D[rows]
-        rel = kernels.relu_sq_error(T, x, zero) if kernels else sq(np.maximum(T, 0) - x, s)
-        return sq(np.subtract(Z0[rows], T, out=d), s), rel
+        if kernels:
+            return kernels.difference_block(T, Z0[rows], x, d, zero)
+        return sq(np.subtract(Z0[rows], T, out=d), s), sq(np.maximum(T, 0) - x, s)
 
     S_sq, rel_sq = runner.map(start_block)
     S, rel = float(np.sqrt(S_sq)), _sqrt_rel(rel_sq, nX)
