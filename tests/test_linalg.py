@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nmdcore._linalg import (LOWRANK_RESIDUAL_MIN, SingularGramWarning, axpby_inplace, crossprod, crossprod64, gram64,
-                             lowrank_residual_sq, matmul_rows, matmul_rows_t, spd_inverse)
+from nmdcore._linalg import (LOWRANK_RESIDUAL_MIN, SingularGramWarning, axpby_inplace, crossprod, crossprod64,
+                             flush_subnormals, gram64, lowrank_residual_sq, matmul_rows, matmul_rows_t, spd_inverse)
 from nmdcore._parallel import row_chunks
 
 DTYPES = [np.float64, np.float32]
@@ -101,3 +101,14 @@ def test_lowrank_residual_guard_judges_the_error_against_what_the_caller_uses():
     assert lowrank_residual_sq(*args, np.float32, floor=floor) == pytest.approx(exact, rel=1e-2, abs=1e-6 * floor)
     z_sq, WtZ, H32, GW, GH = args
     assert lowrank_residual_sq(z_sq * (1 - 1e-2), WtZ, H32, GW, GH, np.float32, floor=floor) is None  # negative
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flush_subnormals_zeroes_only_subnormal_entries(dtype):
+    tiny = np.finfo(dtype).tiny
+    A = np.array([[tiny / 4, -tiny / 3, tiny, -tiny], [0.0, 1.0, np.nan, -np.inf]], dtype)
+    kept = A[:, 2:].copy()
+    assert flush_subnormals(A) is A
+    np.testing.assert_array_equal(A[0, :2], 0)
+    np.testing.assert_array_equal(A[:, 2:], kept)
+    assert A[1, 1] == 1.0

@@ -124,6 +124,18 @@ def test_planted_relu_low_rank_matrix_is_recovered(solver, planted):
     assert np.linalg.matrix_rank(res.theta, tol=1e-8 * np.abs(res.theta).max()) == 3
 
 
+def test_ebcd_factors_hold_no_subnormal_numbers():
+    """On digits whose border pixels are zero in every image, eBCD's W decays there; its entries
+    must become 0 rather than subnormal numbers, on which every product slows down."""
+    from nmdcore import datasets
+    X = np.ascontiguousarray(datasets.load("mnist5k").X[:, :1000], dtype=np.float32)
+    res = nmdcore.decompose(X, 20, solver="ebcd", max_iter=150, tol=0, tol_stall=0, random_state=0)
+    tiny = np.finfo(np.float32).tiny
+    for name, A in res.factors.items():
+        assert not np.any((A != 0) & (np.abs(A) < tiny)), name
+    assert np.count_nonzero(res.factors["W"][X.max(axis=1) == 0]) < res.factors["W"][X.max(axis=1) == 0].size
+
+
 def test_ebcd_keeps_working_when_its_factors_lose_rank():
     """X of rank 2 at r = 5: from the first step on H = W_eᵀ Z has rank 2, so the basis uses
     the pseudo-inverse of HHᵀ (with a warning), and X is still recovered with an orthonormal W."""

@@ -42,8 +42,8 @@ import numpy as np
 
 from .. import _kernels
 from .._errors import InitError
-from .._linalg import (axpby_inplace, crossprod, crossprod64, gram64, lowrank_residual_sq, matmul_rows, matmul_rows_t,
-                       spd_inverse)
+from .._linalg import (axpby_inplace, crossprod, crossprod64, flush_subnormals, gram64, lowrank_residual_sq,
+                       matmul_rows, matmul_rows_t, spd_inverse)
 from .._orth import cholesky_qr
 from .._parallel import RowBlockRunner, serial_blas
 from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
@@ -312,6 +312,8 @@ def _run_ebcd(problem, start, params, monitor):
                 H_e = (LtW.astype(dt, copy=False) @ H) + alpha * DtL.T
                 if T is not None:
                     H_e = T.T.astype(dt) @ H_e
+                flush_subnormals(H_e)
+            flush_subnormals(W_e)  # see flush_subnormals: the factors' entries on all-zero rows and columns decay
             S_e_sq, rel_e_sq = evaluate(W_e, H_e, D_e)
             S_e = float(np.sqrt(S_e_sq))
             ratio = S_e / S if S > 0 else np.inf
