@@ -130,9 +130,11 @@ class _Truncation:
 
 
 #: Row-block size of the fused passes (bytes of one m×n array's block): large enough to amortise
-#: BLAS's packing of H in each block product W[rows] @ H. Both backends use it: ``Zᵀ·basis`` is
-#: summed block by block, so the same blocks give the same truncations.
-_BLOCK_BYTES = 1 << 20
+#: BLAS's packing of H in each block product W[rows] @ H and to give the block product
+#: ``basisᵀ Z[rows]`` enough rows (2 MiB against 1 MiB: EM's float32 iteration on 10000×784 3–5 %
+#: faster, float64 and 50000×784 unchanged). Both backends use it: ``Zᵀ·basis`` is summed block by
+#: block, so the same blocks give the same truncations.
+_BLOCK_BYTES = 1 << 21
 
 
 class _Sweep:
