@@ -37,7 +37,7 @@ import numpy as np
 
 from . import _cd_kernels, _erfcx, _erfcx_table, _linalg
 from ._erfcx import erfcx32_scalar, erfcx_native, erfcx_scalar
-from ._parallel import RowBlockRunner, map_row_chunks
+from ._parallel import map_row_chunks
 
 #: Environment variable choosing the kernel backend (read at call time).
 ENV_VAR = "NMD_KERNELS"
@@ -108,32 +108,6 @@ def relu_error(X: np.ndarray, theta: np.ndarray, norm_X: float, work: np.ndarray
     zero = X.dtype.type(0)
     parts = map_row_chunks(lambda rows: kernels.relu_sq_error(theta[rows], X[rows], zero), X.shape[0])
     return float(np.sqrt(sum(parts))) / norm_X
-
-
-def product_and_relu_error(W: np.ndarray, H: np.ndarray, X: np.ndarray, norm_X: float,
-                           out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """``Θ = W H`` (into ``out`` when given) and its :func:`relu_error`, in one pass.
-
-    Each row block of Θ is formed by a single-threaded product and its error taken while
-    the block is in cache, the blocks shared among nmdcore's threads (a solver's result:
-    the product and the error's pass over Θ and X would otherwise be two).
-    """
-    if out is None:
-        out = np.empty((W.shape[0], H.shape[1]), np.result_type(W, H))
-    kernels = fused_kernels()
-    zero = X.dtype.type(0)
-    runner = RowBlockRunner(X.shape, X.dtype, n_scratch=1, block_bytes=1 << 20)
-
-    def block(rows, s):
-        T = np.matmul(W[rows], H, out=out[rows])
-        if kernels is not None and T.dtype == X.dtype:
-            return (kernels.relu_sq_error(T, X[rows], zero),)
-        E = s[0][:T.shape[0]]
-        np.maximum(T, 0, out=E)
-        return (runner.sq(np.subtract(E, X[rows], out=E), s),)
-
-    (error_sq,) = runner.map(block)
-    return out, float(np.sqrt(error_sq)) / norm_X
 
 
 class EntryScan(NamedTuple):

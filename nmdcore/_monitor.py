@@ -164,6 +164,16 @@ class Monitor:
             self.stop_reason = "max_iter"
         return self.stop_reason is not None
 
+    @property
+    def last_relu_error(self) -> float:
+        """The ReLU error ‖X − max(0, Θ)‖/‖X‖ of the last recorded iterate.
+
+        A solver that returns that iterate (the refused one of a divergence is never recorded)
+        hands this to :meth:`nmdcore._problem.Problem.remember_relu_error` instead of measuring
+        the error again: the pass that recorded it formed the same Θ = W H.
+        """
+        return self.history["relu_error"][-1]
+
     def last_iteration(self) -> bool:
         """True when the iteration now running is the last one ``max_iter`` allows."""
         return self.iteration + 1 >= self.max_iter

@@ -37,7 +37,7 @@ import numpy as np
 from .. import _kernels
 from .._erfcx import erfcx, erfcx32
 from .._errors import HyperparameterError
-from .._linalg import gram64, lowrank_residual_sq
+from .._linalg import gram64, lowrank_residual_sq, matmul_rows
 from .._parallel import RowBlockRunner, row_chunks, run_indexed, serial_blas, thread_count
 from .._tsvd import randomized_tsvd, tsvd_gram
 from .._spec import LATENT_PAGES, Hyperparameter, MemoryModel, SolverSpec
@@ -269,15 +269,16 @@ def _finish(problem, theta0, truncate, monitor, out=None):
     After a divergence this is the last recorded iterate: a non-finite Z makes the
     truncation fail and keep its previous factors, and a truncation the monitor refused
     (a ReLU error past its divergence limit) is undone. ``out``: an m×n working array
-    the solver no longer needs, which Θ then takes instead of new memory. Θ's ReLU error is
-    taken in the pass that forms it (:meth:`Problem.remember_relu_error`).
+    the solver no longer needs, which Θ then takes instead of new memory. Θ's ReLU error was
+    taken by the pass that recorded this iterate (:attr:`Monitor.last_relu_error`), so only the
+    product is left (:meth:`Problem.remember_relu_error` hands the error on).
     """
     if monitor.stop_reason == "diverged":
         truncate.undo()
     if truncate.W is None:
         return theta0, truncate.factors()
-    theta, error = _kernels.product_and_relu_error(truncate.W, truncate.H, problem.X, problem.norm_X, out)
-    return problem.remember_relu_error(theta, error), truncate.factors()
+    theta = matmul_rows(truncate.W, truncate.H, out=out)
+    return problem.remember_relu_error(theta, monitor.last_relu_error), truncate.factors()
 
 
 def _run_a_nmd(problem, start, params, monitor):

@@ -140,15 +140,17 @@ def _solve_h(G: np.ndarray, WtZ: np.ndarray) -> np.ndarray:
 def _finish(problem, monitor, W, H, W_prev, H_prev, out=None):
     """Result pair ``(W @ H, factors)``; on divergence the last finite iterate.
 
-    ``out`` is an m×n working array the solver no longer needs: Θ is written there rather
-    than into new memory, which the system would first have to map and clear. Θ's ReLU
-    error is taken in the same pass (:meth:`Problem.remember_relu_error`).
+    The returned iterate is the last recorded one, whose ReLU error the pass that recorded
+    it has taken (:attr:`Monitor.last_relu_error`, handed on with
+    :meth:`Problem.remember_relu_error`), so what is left is the product. ``out`` is an m×n
+    working array the solver no longer needs: Θ is written there rather than into new
+    memory, which the system would first have to map and clear.
     """
     if monitor.stop_reason == "diverged":
         W, H = W_prev, H_prev
     W = np.ascontiguousarray(W)
-    theta, error = _kernels.product_and_relu_error(W, H, problem.X, problem.norm_X, out)
-    return problem.remember_relu_error(theta, error), {"W": W, "H": H}
+    theta = matmul_rows(W, H, out=out)
+    return problem.remember_relu_error(theta, monitor.last_relu_error), {"W": W, "H": H}
 
 
 
