@@ -83,11 +83,12 @@ def fused_kernels():
     Returns
     -------
     types.SimpleNamespace or None
-        Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` (three-block
-        solvers), ``latent_build_block``, ``anmd_block``, ``residual_block`` and
-        ``em_block`` (latent solvers), ``difference_block`` (eBCD's start), ``erfcx_pass`` (EM's erfcx alone), ``relu_sq_error``
-        (see :func:`relu_error`), ``scan_entries`` (see :func:`scan_entries`), ``cd_detach`` and ``cd_attach`` (CD-NMD, see
-        :mod:`nmdcore._cd_kernels`). See the kernel bodies for what each computes.
+        Attributes ``bcd_block``, ``momentum_block``, ``ebcd_block`` and ``difference_block``
+        (three-block solvers; the last is eBCD's start), ``latent_build_block``, ``anmd_block``,
+        ``residual_block`` and ``em_block`` (latent solvers), ``erfcx_pass`` (EM's erfcx alone),
+        ``relu_sq_error`` (see :func:`relu_error`), ``scan_entries`` (see :func:`scan_entries`),
+        ``cd_detach`` and ``cd_attach`` (CD-NMD, see :mod:`nmdcore._cd_kernels`). See the kernel
+        bodies for what each computes.
     """
     return _load() if backend() == "numba" else None
 

@@ -203,7 +203,7 @@ def randomized_tsvd(A: np.ndarray, rank: int, *, basis: np.ndarray | None = None
         Y = matmul_rows(A, orth_small(crossprod(cholqr2(Y, widen=False), A).T))
     # S = Q T is the orthonormal basis; it is never formed, only its rotation S U below
     Q, T = cholqr2_deferred(Y, widen=False)
-    QtA = crossprod(Q, A)
+    QtA = crossprod(Q, A)  # Qᵀ A (l×n) rather than Aᵀ Q: the faster layout of the chunk products
     if not np.isfinite(QtA).all():  # e.g. the Gram matrix of a huge (finite) block overflowed
         raise FloatingPointError("the matrix to truncate is too large to orthonormalise its range")
     with serial_blas():

@@ -189,7 +189,7 @@ class _Sweep:
                     T = theta[rows]
                 out = np.asarray(block(rows, T, s), dtype=np.float64)
                 sums = out if sums is None else sums + out
-                if acc is not None:
+                if acc is not None:  # basisᵀ Z (l×n): the faster layout of this product (docs/performance.md)
                     acc += np.matmul(basis[rows].T, Z[rows], out=part)
             return sums, acc
 
