@@ -5,15 +5,12 @@ column of X, or of W per row of X) to the global minimiser of a piecewise quadra
 (:func:`nmdcore.solvers.coordinate.exact_coordinate_minimisers`). The pure NumPy path
 does that with whole-block operations; these kernels do it row by row with the same
 floating-point operations on every entry, the running sums sequential as NumPy's
-``cumsum`` and the direct evaluations of φ summed pairwise as NumPy's ``sum``
-(:func:`_pairwise_sum`). Three things differ. The three sums over the entries active left
-of every breakpoint: NumPy has BLAS take them, in an order that depends on the block's
-shape and even on where the arrays lie in memory; here they are sequential. Where an
-interval's vertex −q1 / (2 q2) lies against the interval is decided by comparing −q1
-with 2 q2 times its ends, so the division is made only for a vertex inside it (a local
-minimum of φ, rare). And the sort (below). So the minimisers agree with NumPy's up to
-rounding; on the MNIST sample (r = 20) the iterates of five iterations are bit for bit
-those of the kernels before these changes.
+``cumsum`` (the sums over the entries active left of every breakpoint included) and the
+direct evaluations of φ summed pairwise as NumPy's ``sum`` (:func:`_pairwise_sum`). Two
+things differ. Where an interval's vertex −q1 / (2 q2) lies against the interval is
+decided by comparing −q1 with 2 q2 times its ends, so the division is made only for a
+vertex inside it (a local minimum of φ, rare). And the sort (below). So the minimisers
+agree with NumPy's up to rounding, and on the test inputs bit for bit.
 
 Between the two kernels the breakpoints are sorted by NumPy's float sort, on keys that
 carry each breakpoint's position in the low bits of its significand

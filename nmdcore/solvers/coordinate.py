@@ -84,15 +84,18 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
     # Coefficients on interval l = [t_(l), t_(l+1)] (t_(0) = -inf, t_(K+1) = +inf), l = 0..K:
     # column 0 holds those of (-inf, t_(1)], where exactly the entries with a_i < 0 are active
     # (minus their toggles); a running sum along the sorted toggles gives the others.
-    negative = (a < 0).astype(np.float64)
+    # Column 0's sums are taken in index order, one entry after another, as the compiled
+    # kernels take them: the running sums can cancel, so a BLAS dot product (whose order
+    # depends on the CPU) would let the two paths pick minimisers ~1e-7 apart.
+    negative = np.flatnonzero(a < 0)
     Q2 = np.empty((q, K + 1))
     Q1 = np.empty((q, K + 1))
     Q0 = np.empty((q, K + 1))
     count = np.empty((q, K + 1), dtype=np.int64)
-    Q2[:, 0] = np.dot(negative, a * a)
-    Q1[:, 0] = -(linear @ negative)
-    Q0[:, 0] = -(constant @ negative)
-    count[:, 0] = np.count_nonzero(negative)
+    Q2[:, 0] = _sequential_sum((a * a)[negative])
+    Q1[:, 0] = -_sequential_sum(linear[:, negative])
+    Q0[:, 0] = -_sequential_sum(constant[:, negative])
+    count[:, 0] = negative.size
     np.take(sign * a * a, order, out=Q2[:, 1:])
     np.take(linear, flat_order, out=Q1[:, 1:])
     np.take(constant, flat_order, out=Q0[:, 1:])
@@ -118,6 +121,13 @@ def exact_coordinate_minimisers(a: np.ndarray, B: np.ndarray, C: np.ndarray,
         return np.sum((C - np.maximum(0.0, B + v[:, None] * a)) ** 2, axis=1)
 
     return np.where(phi(best) <= phi(current), best, current)
+
+
+def _sequential_sum(values: np.ndarray) -> np.ndarray:
+    """Sums along the last axis, one entry after another from 0.0 (not pairwise, not by BLAS)."""
+    if values.shape[-1] == 0:
+        return np.zeros(values.shape[:-1])
+    return np.cumsum(values, axis=-1)[..., -1] + 0.0
 
 
 def _sweep_rows_of_H(X: np.ndarray, theta: np.ndarray, W: np.ndarray, H: np.ndarray,
