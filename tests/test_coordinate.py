@@ -114,6 +114,8 @@ def test_compiled_block_equals_the_numpy_block(seed):
     W = rng.standard_normal((m, r)) * rng.choice([1e-16, 1e-3, 1.0], (m, r))  # tiny entries: far breakpoints
     W[rng.random((m, r)) < 0.2] = 0.0
     W[:, 0] = 0.0 if seed % 3 == 0 else W[:, 0]  # a column with no nonzero entry
+    if seed % 2 == 0:
+        W[rng.random(m) < 0.3] = 0.0  # rows with no nonzero entry (pixels no image uses): left out
     H = rng.standard_normal((r, n))
     if seed % 4 == 1:
         H[:, :3] = 0.0  # rows of B equal to 0: tied breakpoints
@@ -121,8 +123,8 @@ def test_compiled_block_equals_the_numpy_block(seed):
     expected_theta, got_theta = W @ H, W @ H
     expected_H, got_H = H.copy(), H.copy()
     coordinate._minimise_block_numpy(X, expected_theta, W, expected_H, cols)
-    coordinates = [coordinate._Coordinate(W[:, k]) for k in range(r)]
-    coordinate._minimise_block_compiled(_kernels._load(), X, got_theta, got_H, cols, coordinates)
+    used, coordinates = coordinate._coordinates(W)
+    coordinate._minimise_block_compiled(_kernels._load(), X, got_theta, got_H, cols, coordinates, used)
     # the same operations but for three sums per row, which BLAS orders differently
     np.testing.assert_allclose(got_H, expected_H, rtol=1e-12, atol=1e-12 * np.abs(expected_H).max())
     np.testing.assert_allclose(got_theta, expected_theta, rtol=0, atol=1e-12 * np.abs(expected_theta).max())
@@ -265,6 +267,47 @@ def test_compiled_sweeps_give_the_numpy_iterates(case, dtype, monkeypatch):
         assert compiled.factors[name].dtype == dtype
         np.testing.assert_allclose(compiled.factors[name], numpy_run.factors[name],
                                    rtol=0, atol=1e-12 * np.abs(numpy_run.factors[name]).max())
+
+
+def test_compiled_sweeps_leave_out_the_rows_that_cannot_change(monkeypatch):
+    """Rows of X that are zero where W is zero too (pixels no image uses): the H-sweep's blocks
+    leave them out and the W-sweep skips them, and the iterates are those of sweeps over all."""
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(7)
+    m, n, empty = 40, 60, [0, 1, 17]
+    X = np.where(rng.random((m, n)) < 0.3, rng.random((m, n)), 0.0)
+    X[empty] = 0.0
+    W0 = rng.random((m, 3))
+    W0[empty] = 0.0
+    kwargs = dict(solver="cd", init={"W": W0, "H": rng.standard_normal((3, n))}, max_iter=4, tol=0, tol_stall=0)
+    monkeypatch.setattr(coordinate, "BLOCK_ENTRIES", 300)
+    monkeypatch.setenv(_kernels.ENV_VAR, "numba")
+    blocks = []
+    block = coordinate._minimise_block_compiled
+
+    def recording(kernels, X_, theta, H, cols, coordinates, used):
+        blocks.append((X_.shape, cols, used))
+        return block(kernels, X_, theta, H, cols, coordinates, used)
+
+    monkeypatch.setattr(coordinate, "_minimise_block_compiled", recording)
+    run = nmdcore.decompose(X, 3, **kwargs)
+    kept = np.setdiff1d(np.arange(m), empty)
+    h_sweeps = [used for shape, _, used in blocks if shape == (m, n)]
+    w_sweeps = [cols for shape, cols, _ in blocks if shape == (n, m)]
+    # blocks of 300 entries: 7 of the 60 columns of X, then 5 of its 37 rows left
+    assert (len(h_sweeps), len(w_sweeps)) == (4 * 9, 4 * 8)
+    assert all(np.array_equal(used, kept) for used in h_sweeps)
+    assert np.array_equal(np.unique(np.concatenate(w_sweeps)), kept)
+
+    monkeypatch.setattr(coordinate, "_idle_columns", lambda X_, H: np.array([], dtype=np.intp))
+    monkeypatch.setattr(coordinate, "_coordinates", lambda W: (
+        slice(None), [coordinate._Coordinate(W[:, k]) for k in range(W.shape[1])]))
+    everything = nmdcore.decompose(X, 3, **kwargs)
+    for name in ("W", "H"):  # equal values (a left-out 0 may keep a sign the full sweep gives it)
+        np.testing.assert_array_equal(run.factors[name], everything.factors[name])
+    np.testing.assert_array_equal(run.history["relu_error"], everything.history["relu_error"])
+    assert not run.factors["W"][empty].any()
 
 
 def test_stop_inside_a_sweep_keeps_the_partial_point(sparse_data, backend, monkeypatch):
