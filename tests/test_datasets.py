@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -128,10 +129,24 @@ def test_build_script_rebuilds_the_shipped_faces_byte_for_byte(tmp_path, source)
 
 
 @pytest.mark.slow
-def test_build_script_rebuilds_the_shipped_basis_byte_for_byte(tmp_path):
+def test_build_script_rebuilds_the_shipped_basis(tmp_path):
+    """The NMF's sums run in BLAS, whose order depends on the CPU: the rebuild has the shipped
+    sparsity pattern, sweeps and settings, and its values differ by rounding only (at most 6e-11
+    of the largest, 1e-14 in the relative error, measured between an Intel and an AMD build)."""
     (tmp_path / "olivetti.npz").write_bytes((REPO / "sample_data" / "olivetti.npz").read_bytes())
     _rebuild(tmp_path, "olivetti_nmf_basis")
-    assert _same_bytes(tmp_path / "olivetti_nmf_basis.npz", REPO / "sample_data" / "olivetti_nmf_basis.npz")
+    with np.load(tmp_path / "olivetti_nmf_basis.npz") as rebuilt, \
+            np.load(REPO / "sample_data" / "olivetti_nmf_basis.npz") as shipped:
+        assert rebuilt.files == shipped.files
+        for key in shipped.files:
+            if key.endswith("_data"):
+                np.testing.assert_allclose(rebuilt[key], shipped[key], rtol=0, atol=1e-8 * np.abs(shipped[key]).max())
+            elif key != "info":
+                np.testing.assert_array_equal(rebuilt[key], shipped[key])
+        facts = [json.loads(str(f["info"].item())) for f in (rebuilt, shipped)]
+    error = [f.pop("relative_error") for f in facts]
+    assert facts[0] == facts[1]
+    assert error[0] == pytest.approx(error[1], rel=1e-10)
 
 
 def test_digits_from_scikit_learn():
