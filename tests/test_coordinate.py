@@ -125,7 +125,7 @@ def test_compiled_block_equals_the_numpy_block(seed):
     coordinate._minimise_block_numpy(X, expected_theta, W, expected_H, cols)
     used, coordinates = coordinate._coordinates(W)
     coordinate._minimise_block_compiled(_kernels._load(), X, got_theta, got_H, cols, coordinates, used)
-    # the same operations but for three sums per row, which BLAS orders differently
+    # the same operations but for the vertex's placement and the order of near-tied breakpoints
     np.testing.assert_allclose(got_H, expected_H, rtol=1e-12, atol=1e-12 * np.abs(expected_H).max())
     np.testing.assert_allclose(got_theta, expected_theta, rtol=0, atol=1e-12 * np.abs(expected_theta).max())
 
